@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace xesp::cli {
+
+struct CaptureOptions {
+  std::string interface;
+  std::string output;
+  std::optional<uint32_t> snaplen;
+  std::optional<uint64_t> count;
+  std::optional<std::string> duration;
+  std::string queues;
+  std::string xdp_mode;
+  std::string bind_mode;
+  std::optional<uint32_t> frame_size;
+  std::optional<uint32_t> frame_count;
+  std::optional<uint32_t> ring_size;
+  std::optional<uint32_t> fill_ring_size;
+  std::optional<uint32_t> batch_size;
+  std::string stop_after_bytes;
+  std::string stop_after_file_size;
+  std::string blob_file;
+  bool no_promisc = false;
+  bool json = false;
+  int verbosity = 0;
+};
+
+int run_capture(const CaptureOptions& options);
+
+}  // namespace xesp::cli

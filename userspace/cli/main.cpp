@@ -1,0 +1,55 @@
+// The `xesp` command.
+#include <CLI/CLI.hpp>
+
+#include "cli/capture_command.hpp"
+#include "cli/interfaces_command.hpp"
+#include "cli/output.hpp"
+
+int main(int argc, char** argv) {
+  using xesp::cli::CaptureOptions;
+  CLI::App app{"xesp: kernel-bypass packet capture (XDP + AF_XDP) into pcapng"};
+  app.set_version_flag("--version", std::string("xesp 0.1.0"));
+  app.require_subcommand(1);
+
+  CaptureOptions o;
+  auto* capture = app.add_subcommand(
+      "capture",
+      "Capture the frames a NIC receives into a pcapng file (XDP sees received frames only).");
+  capture->add_option("-i,--interface", o.interface, "NIC to capture on")->required();
+  capture->add_option("-w,--write", o.output, "pcapng file to write, or - for standard output")
+      ->required();
+  capture->add_option("-s,--snaplen", o.snaplen, "bytes kept per frame, 1..262144 (default 262144)");
+  capture->add_option("-c,--count", o.count, "stop after exactly COUNT frames in the file");
+  capture->add_option("--duration", o.duration, "stop after SECONDS (decimals allowed)");
+  capture->add_option("--queues", o.queues, "RX queues to capture, e.g. 0-3,6 (default: all)");
+  capture->add_option("--xdp-mode", o.xdp_mode, "auto (native, else generic), native or generic");
+  capture->add_option("--bind-mode", o.bind_mode, "auto (zero-copy, else copy), zero-copy or copy");
+  capture->add_option("--frame-size", o.frame_size, "UMEM chunk bytes, 2048 or 4096 (default 4096)");
+  capture->add_option("--frame-count", o.frame_count, "UMEM chunks per queue (default: fill + RX ring)");
+  capture->add_option("--ring-size", o.ring_size, "RX ring entries, power of two (default 4096)");
+  capture->add_option("--fill-ring-size", o.fill_ring_size, "fill ring entries, power of two (default 4096)");
+  capture->add_option("--batch-size", o.batch_size, "frames per poll, power of two (default 256)");
+  capture->add_option("--stop-after-bytes", o.stop_after_bytes, "stop after N wire bytes (k, M, G suffixes)");
+  capture->add_option("--stop-after-file-size", o.stop_after_file_size,
+                      "stop before the file exceeds N bytes (k, M, G suffixes)");
+  capture->add_option("--blob", o.blob_file,
+                      "read NPP:Category:Tag=Value settings from FILE (options given here win)");
+  capture->add_flag("--no-promisc", o.no_promisc, "leave promiscuous mode off");
+  capture->add_flag("--json", o.json, "print the summary as JSON");
+  capture->add_flag("-v,--verbose", o.verbosity, "more output; -vv shows libbpf's messages");
+
+  bool json = false;
+  auto* interfaces = app.add_subcommand(
+      "interfaces", "List NICs with their RX queues, driver and the XDP modes that work");
+  interfaces->add_flag("--json", json, "print the list as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return xesp::cli::fail_usage(e.what());
+  }
+  if (*capture) return xesp::cli::run_capture(o);
+  if (*interfaces) return xesp::cli::run_interfaces(json);
+  return 0;
+}

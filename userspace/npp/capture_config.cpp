@@ -1,0 +1,313 @@
+#include "npp/capture_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <set>
+#include <string_view>
+
+#include "xesp_shared.h"
+
+namespace xesp::npp {
+namespace {
+
+constexpr std::string_view kOwner = "NPP";
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+
+std::optional<uint64_t> parse_u64(std::string_view s) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+// Byte counts accept k/M/G suffixes (powers of 1024), as capture tools do.
+std::optional<uint64_t> parse_bytes(std::string_view s) {
+  uint64_t mult = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'k': case 'K': mult = 1ULL << 10; break;
+      case 'm': case 'M': mult = 1ULL << 20; break;
+      case 'g': case 'G': mult = 1ULL << 30; break;
+      default: break;
+    }
+    if (mult != 1) s.remove_suffix(1);
+  }
+  auto v = parse_u64(s);
+  if (!v || *v > UINT64_MAX / mult) return std::nullopt;
+  return *v * mult;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+  for (auto t : {"yes", "true", "on", "1"})
+    if (iequals(s, t)) return true;
+  for (auto f : {"no", "false", "off", "0"})
+    if (iequals(s, f)) return false;
+  return std::nullopt;
+}
+
+std::optional<double> parse_seconds(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// One known tag: how to read its value into the config. Returns the reason on failure.
+using Setter = std::function<std::optional<std::string>(CaptureConfig&, const std::string&)>;
+
+std::optional<std::string> set_u32(uint32_t& field, const std::string& v, const char* what) {
+  auto n = parse_u64(v);
+  if (!n || *n > UINT32_MAX) return std::string("'") + v + "' is not a " + what;
+  field = static_cast<uint32_t>(*n);
+  return std::nullopt;
+}
+
+std::optional<std::string> set_trigger_u64(std::optional<uint64_t>& field, const std::string& v,
+                                           bool bytes) {
+  auto n = bytes ? parse_bytes(v) : parse_u64(v);
+  if (!n) return "'" + v + "' is not a " + (bytes ? "byte count (suffix k, M, G allowed)" : "count");
+  field = *n;
+  return std::nullopt;
+}
+
+struct TagDef {
+  const char* category;
+  const char* tag;
+  Setter set;
+};
+
+const std::vector<TagDef>& tag_table() {
+  static const std::vector<TagDef> table = {
+      {"Config", "Interface",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         if (v.empty()) return "empty interface name";
+         c.interface = v;
+         return std::nullopt;
+       }},
+      {"Config", "Queues",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto q = parse_queue_list(v);
+         if (!q) return q.error().message;
+         c.queues = *q;
+         return std::nullopt;
+       }},
+      {"Config", "XdpMode",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto m = xdp::parse_xdp_mode(v);
+         if (!m) return m.error().message;
+         c.xdp_mode = *m;
+         return std::nullopt;
+       }},
+      {"Config", "BindMode",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto m = xdp::parse_bind_mode(v);
+         if (!m) return m.error().message;
+         c.bind_mode = *m;
+         return std::nullopt;
+       }},
+      {"Config", "FrameSize",
+       [](CaptureConfig& c, const std::string& v) { return set_u32(c.frame_size, v, "frame size"); }},
+      {"Config", "FrameCount",
+       [](CaptureConfig& c, const std::string& v) { return set_u32(c.frame_count, v, "frame count"); }},
+      {"Config", "RxRingSize",
+       [](CaptureConfig& c, const std::string& v) { return set_u32(c.rx_ring_size, v, "ring size"); }},
+      {"Config", "FillRingSize",
+       [](CaptureConfig& c, const std::string& v) { return set_u32(c.fill_ring_size, v, "ring size"); }},
+      {"Config", "BatchSize",
+       [](CaptureConfig& c, const std::string& v) { return set_u32(c.batch_size, v, "batch size"); }},
+      {"Config", "SnapLength",
+       [](CaptureConfig& c, const std::string& v) { return set_u32(c.snap_length, v, "snap length"); }},
+      {"Config", "CaptureDirectory",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         c.capture_directory = v;
+         return std::nullopt;
+       }},
+      {"Config", "CaptureFile",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         c.capture_file = v;
+         return std::nullopt;
+       }},
+      {"Config", "Promiscuous",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto b = parse_bool(v);
+         if (!b) return "'" + v + "' is not yes or no";
+         c.promiscuous = *b;
+         return std::nullopt;
+       }},
+      {"Config", "UpdateFreq",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_u32(c.update_freq_ms, v, "number of milliseconds");
+       }},
+      {"Trigger", "StopAfterFrames",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_trigger_u64(c.triggers.stop_after_frames, v, false);
+       }},
+      {"Trigger", "StopAfterBytes",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_trigger_u64(c.triggers.stop_after_bytes, v, true);
+       }},
+      {"Trigger", "StopAfterFileSize",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_trigger_u64(c.triggers.stop_after_file_size, v, true);
+       }},
+      {"Trigger", "StopAfterSeconds",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto s = parse_seconds(v);
+         if (!s) return "'" + v + "' is not a number of seconds";
+         c.triggers.stop_after_seconds = *s;
+         return std::nullopt;
+       }},
+      {"Trigger", "PauseAfterFrames",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_trigger_u64(c.triggers.pause_after_frames, v, false);
+       }},
+      {"Trigger", "PauseAfterBytes",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_trigger_u64(c.triggers.pause_after_bytes, v, true);
+       }},
+  };
+  return table;
+}
+
+// Categories NPP knows: Config and Trigger are read here; Location has no tags xesp uses;
+// Remote is read by the factory.
+constexpr const char* kKnownCategories[] = {"Config", "Trigger", "Location", "Remote"};
+
+}  // namespace
+
+Result<std::optional<std::vector<uint32_t>>> parse_queue_list(const std::string& text) {
+  if (iequals(text, "all")) return std::optional<std::vector<uint32_t>>{};
+  std::set<uint32_t> queues;
+  std::string_view rest = text;
+  auto bad = [&](const std::string& why) {
+    return Error::nm(nmerr::blob_conversion_error, "queue list '" + text + "': " + why);
+  };
+  if (rest.empty()) return bad("empty");
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (item.empty()) return bad("empty item");
+    size_t dash = item.find('-');
+    auto lo = parse_u64(item.substr(0, dash));
+    auto hi = dash == std::string_view::npos ? lo : parse_u64(item.substr(dash + 1));
+    if (!lo || !hi) return bad("'" + std::string(item) + "' is not a queue number or range");
+    if (*lo > *hi) return bad("range '" + std::string(item) + "' runs backwards");
+    if (*hi >= XESP_MAX_QUEUES)
+      return bad("queue " + std::to_string(*hi) + " is beyond " + std::to_string(XESP_MAX_QUEUES - 1));
+    for (uint64_t q = *lo; q <= *hi; ++q) queues.insert(static_cast<uint32_t>(q));
+  }
+  return std::optional<std::vector<uint32_t>>(std::vector<uint32_t>(queues.begin(), queues.end()));
+}
+
+ConfigParse parse_config(const Blob& blob, const CaptureConfig& base, bool require_interface) {
+  ConfigParse out;
+  CaptureConfig config = base;
+  for (const auto& e : blob.entries()) {
+    if (!iequals(e.owner, kOwner)) {
+      out.foreign.push_back(e);
+      continue;
+    }
+    bool known_category = std::any_of(std::begin(kKnownCategories), std::end(kKnownCategories),
+                                      [&](const char* c) { return iequals(e.category, c); });
+    if (!known_category) {
+      out.problems.push_back({e.category, e.tag, nmerr::unknown_category,
+                              "unknown category '" + e.category + "'"});
+      continue;
+    }
+    if (iequals(e.category, "Remote") || iequals(e.category, "Location")) continue;
+    auto def = std::find_if(tag_table().begin(), tag_table().end(), [&](const TagDef& d) {
+      return iequals(e.category, d.category) && iequals(e.tag, d.tag);
+    });
+    if (def == tag_table().end()) {
+      out.problems.push_back({e.category, e.tag, nmerr::unknown_tag,
+                              "unknown tag '" + e.tag + "' in category '" + e.category + "'"});
+      continue;
+    }
+    if (auto why = def->set(config, e.value))
+      out.problems.push_back({def->category, def->tag, nmerr::blob_conversion_error, *why});
+  }
+  if (require_interface && config.interface.empty()) {
+    out.problems.push_back({"Config", "Interface", nmerr::blob_entry_does_not_exist,
+                            "required entry NPP:Config:Interface (the NIC to capture on) is missing"});
+  }
+  if (out.problems.empty() && out.foreign.empty()) {
+    out.problems = validate(config);
+    if (out.problems.empty()) out.config = std::move(config);
+  }
+  return out;
+}
+
+std::vector<ConfigProblem> validate(const CaptureConfig& c) {
+  std::vector<ConfigProblem> p;
+  auto add = [&](const char* cat, const char* tag, nmerr code, std::string why) {
+    p.push_back({cat, tag, code, std::move(why)});
+  };
+  // Aligned UMEM chunks must be 2048..PAGE_SIZE (4096) bytes and a power of two.
+  if (!is_pow2(c.frame_size) || c.frame_size < 2048 || c.frame_size > 4096)
+    add("Config", "FrameSize", nmerr::blob_conversion_error,
+        "frame size " + std::to_string(c.frame_size) + " is not a power of two in 2048..4096");
+  if (!is_pow2(c.rx_ring_size) || c.rx_ring_size < 64 || c.rx_ring_size > (1u << 20))
+    add("Config", "RxRingSize", nmerr::blob_conversion_error,
+        "RX ring size " + std::to_string(c.rx_ring_size) + " is not a power of two in 64..1048576");
+  if (!is_pow2(c.fill_ring_size) || c.fill_ring_size < 64 || c.fill_ring_size > (1u << 20))
+    add("Config", "FillRingSize", nmerr::blob_conversion_error,
+        "fill ring size " + std::to_string(c.fill_ring_size) +
+            " is not a power of two in 64..1048576");
+  if (!is_pow2(c.batch_size) || c.batch_size > 4096 || c.batch_size > c.rx_ring_size)
+    add("Config", "BatchSize", nmerr::blob_conversion_error,
+        "batch size " + std::to_string(c.batch_size) +
+            " is not a power of two in 1..4096 and at most the RX ring size");
+  if (c.frame_count != 0 && c.frame_count < c.fill_ring_size)
+    add("Config", "FrameCount", nmerr::blob_conversion_error,
+        "frame count " + std::to_string(c.frame_count) + " cannot stock the fill ring of " +
+            std::to_string(c.fill_ring_size));
+  if (c.snap_length == 0 || c.snap_length > kMaxSnapLength)
+    add("Config", "SnapLength", nmerr::blob_conversion_error,
+        "snap length " + std::to_string(c.snap_length) + " is not in 1.." +
+            std::to_string(kMaxSnapLength));
+  if (c.queues && c.queues->empty())
+    add("Config", "Queues", nmerr::blob_conversion_error, "empty queue list");
+  const auto& t = c.triggers;
+  auto zero = [&](const char* tag, bool is_zero) {
+    if (is_zero) add("Trigger", tag, nmerr::illegal_trigger, std::string(tag) + " must be above 0");
+  };
+  zero("StopAfterFrames", t.stop_after_frames && *t.stop_after_frames == 0);
+  zero("StopAfterBytes", t.stop_after_bytes && *t.stop_after_bytes == 0);
+  zero("StopAfterFileSize", t.stop_after_file_size && *t.stop_after_file_size == 0);
+  zero("StopAfterSeconds", t.stop_after_seconds && !(*t.stop_after_seconds > 0));
+  zero("PauseAfterFrames", t.pause_after_frames && *t.pause_after_frames == 0);
+  zero("PauseAfterBytes", t.pause_after_bytes && *t.pause_after_bytes == 0);
+  return p;
+}
+
+std::error_code report_problems(const ConfigParse& parse, Blob* error_blob) {
+  std::error_code first;
+  for (const auto& e : parse.foreign) {
+    auto code = make_error_code(nmerr::blob_owner_not_found);
+    if (error_blob) error_blob->add_error(e.owner, e.category, e.tag, code,
+                                          "unknown owner '" + e.owner + "' (expected NPP)");
+    if (!first) first = code;
+  }
+  for (const auto& p : parse.problems) {
+    auto code = make_error_code(p.code);
+    if (error_blob) error_blob->add_error(kOwner, p.category, p.tag, code, p.reason);
+    if (!first) first = code;
+  }
+  return first;
+}
+
+}  // namespace xesp::npp

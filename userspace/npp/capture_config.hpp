@@ -1,0 +1,88 @@
+// The provider's configuration as plain data, read from a blob (NPP:Config:*, NPP:Trigger:*)
+// and checked by a pure validate() that needs no privileges: tested without a NIC.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "xdp/xdp_link.hpp"
+#include "xdp/xsk_socket.hpp"
+#include "xesp/blob.hpp"
+
+namespace xesp::npp {
+
+inline constexpr uint32_t kMaxSnapLength = 262144;
+inline constexpr uint32_t kDefaultFrameSize = 4096;
+inline constexpr uint32_t kDefaultRxRingSize = 4096;
+inline constexpr uint32_t kDefaultFillRingSize = 4096;
+inline constexpr uint32_t kDefaultBatchSize = 256;
+
+struct Triggers {
+  std::optional<uint64_t> stop_after_frames;
+  std::optional<uint64_t> stop_after_bytes;
+  std::optional<double> stop_after_seconds;
+  std::optional<uint64_t> stop_after_file_size;
+  std::optional<uint64_t> pause_after_frames;
+  std::optional<uint64_t> pause_after_bytes;
+  bool any() const {
+    return stop_after_frames || stop_after_bytes || stop_after_seconds || stop_after_file_size ||
+           pause_after_frames || pause_after_bytes;
+  }
+};
+
+struct CaptureConfig {
+  std::string interface;                   // required
+  std::optional<std::vector<uint32_t>> queues;  // unset: all RX queues of the NIC
+  xdp::XdpMode xdp_mode = xdp::XdpMode::automatic;
+  xdp::BindMode bind_mode = xdp::BindMode::automatic;
+  uint32_t frame_size = kDefaultFrameSize;
+  uint32_t frame_count = 0;                // 0: fill ring + RX ring
+  uint32_t rx_ring_size = kDefaultRxRingSize;
+  uint32_t fill_ring_size = kDefaultFillRingSize;
+  uint32_t batch_size = kDefaultBatchSize;
+  uint32_t snap_length = kMaxSnapLength;
+  std::string capture_directory;           // empty: $XESP_CAPTURE_DIR
+  std::string capture_file;                // exact file for the next Start; "-" is stdout
+  bool promiscuous = true;
+  uint32_t update_freq_ms = 1000;          // status callback interval; 0: never
+  Triggers triggers;
+
+  uint32_t effective_frame_count() const {
+    return frame_count ? frame_count : fill_ring_size + rx_ring_size;
+  }
+  uint64_t umem_bytes_per_queue() const {
+    return static_cast<uint64_t>(effective_frame_count()) * frame_size;
+  }
+};
+
+// One problem with one blob entry.
+struct ConfigProblem {
+  std::string category;
+  std::string tag;
+  nmerr code;
+  std::string reason;
+};
+
+// Reads NPP:Config and NPP:Trigger entries over `base` (Configure starts from the current
+// configuration; Connect from defaults). Every problem is listed; the config is returned only
+// when there are none.
+struct ConfigParse {
+  std::optional<CaptureConfig> config;
+  std::vector<ConfigProblem> problems;
+  std::vector<BlobEntry> foreign;  // entries of other owners (BLOB_OWNER_NOT_FOUND)
+};
+ConfigParse parse_config(const Blob& blob, const CaptureConfig& base, bool require_interface);
+
+// Checks values against each other and against the kernel's limits. Pure.
+std::vector<ConfigProblem> validate(const CaptureConfig& config);
+
+// "0-3,6" -> {0,1,2,3,6}; "all" -> nullopt (all queues). Errors name the text.
+Result<std::optional<std::vector<uint32_t>>> parse_queue_list(const std::string& text);
+
+// Writes the problems into an error blob; returns the code of the first (or success).
+std::error_code report_problems(const ConfigParse& parse, Blob* error_blob);
+
+}  // namespace xesp::npp

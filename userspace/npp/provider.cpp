@@ -1,0 +1,779 @@
+#include "npp/provider.hpp"
+
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "capture/callback_sink.hpp"
+#include "xdp/privileges.hpp"
+
+namespace xesp::npp {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+// Per-queue pcapng buffer: big writes, few system calls.
+constexpr size_t kSinkBufferBytes = 4u << 20;
+// Stop waits at most this long for frames the program redirected to reach the rings.
+constexpr auto kDrainTimeout = std::chrono::seconds(2);
+
+uint64_t realtime_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The nearest NMERR for an OS failure; the sentence keeps the real reason.
+nmerr nmerr_from_errno(int err) {
+  switch (err) {
+    case ENOMEM: return nmerr::out_of_memory;
+    case EBUSY:
+    case EEXIST: return nmerr::agent_in_use;
+    default: return nmerr::invalid_parameter;
+  }
+}
+
+std::error_code code_of(const Error& e) {
+  if (e.code.category() == nmerr_category()) return e.code;
+  return make_error_code(nmerr_from_errno(e.code.value()));
+}
+
+std::string os_description() {
+  utsname u{};
+  if (::uname(&u) != 0) return "Linux";
+  return std::string(u.sysname) + " " + u.release + " " + u.machine;
+}
+
+bool writable_directory(const std::string& dir, std::string* why) {
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    *why = "not a directory";
+    return false;
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+// Checks that Start will be able to create its file, before anything touches the NIC.
+std::optional<ConfigProblem> check_output(const CaptureConfig& c) {
+  std::string why;
+  if (!c.capture_file.empty()) {
+    if (c.capture_file == "-") return std::nullopt;
+    std::string dir = ".";
+    if (auto slash = c.capture_file.rfind('/'); slash != std::string::npos)
+      dir = slash == 0 ? "/" : c.capture_file.substr(0, slash);
+    struct stat st{};
+    if (::stat(c.capture_file.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
+                           "output file '" + c.capture_file + "' is a directory"};
+    if (!writable_directory(dir, &why))
+      return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
+                           "output file '" + c.capture_file + "' is not writable: directory '" +
+                               dir + "': " + why};
+    if (::access(c.capture_file.c_str(), F_OK) == 0 && ::access(c.capture_file.c_str(), W_OK) != 0)
+      return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
+                           "output file '" + c.capture_file + "' is not writable: " +
+                               std::strerror(errno)};
+    return std::nullopt;
+  }
+  std::string dir = c.capture_directory;
+  if (dir.empty()) {
+    const char* env = std::getenv("XESP_CAPTURE_DIR");
+    if (!env || !*env)
+      return ConfigProblem{"Config", "CaptureDirectory", nmerr::no_default_capture_directory,
+                           "no NPP:Config:CaptureDirectory, no NPP:Config:CaptureFile and "
+                           "XESP_CAPTURE_DIR is not set: nowhere to write captures"};
+    dir = env;
+  }
+  if (!writable_directory(dir, &why))
+    return ConfigProblem{"Config", "CaptureDirectory", nmerr::invalid_parameter,
+                         "capture directory '" + dir + "' is not usable: " + why};
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Kernel objects of one connection, declared in creation order: destroyed in reverse, so the
+// program is detached first and the UMEMs are freed last but for the program itself.
+struct Provider::Connection {
+  xdp::NicInfo nic;
+  std::vector<uint32_t> queues;  // NIC queue numbers captured, ascending
+  std::optional<xdp::XdpProgram> program;
+  std::vector<capture::CaptureQueue> rx;
+  xdp::PromiscMembership promisc;
+  std::optional<xdp::XdpLink> link;
+};
+
+struct Provider::Capture {
+  std::string path;
+  std::unique_ptr<capture::PcapngSink> file_sink;
+  std::unique_ptr<capture::CallbackSink> callback_sink;
+  std::vector<std::unique_ptr<capture::QueuePoller>> pollers;
+  std::vector<stats::QueueSample> start_samples;
+  NicCounters nic_start;
+  uint64_t start_realtime_ns = 0;
+  uint64_t start_monotonic_ns = 0;
+  bool pause_trigger_armed = false;
+  std::string error;  // a write error that stopped the capture
+
+  capture::FrameSink& sink() {
+    return file_sink ? static_cast<capture::FrameSink&>(*file_sink) : *callback_sink;
+  }
+  uint64_t frames_kept() const {
+    return file_sink ? file_sink->gate().frames() : callback_sink->gate().frames();
+  }
+  uint64_t bytes_kept() const {
+    return file_sink ? file_sink->gate().bytes() : callback_sink->gate().bytes();
+  }
+};
+
+Provider::Provider()
+    : work_(boost::asio::make_work_guard(io_)),
+      update_timer_(io_),
+      duration_timer_(io_),
+      control_thread_([this] {
+        ::pthread_setname_np(::pthread_self(), "xesp-control");
+        io_.run();
+      }) {}
+
+Provider::~Provider() {
+  {
+    std::unique_lock lock(mutex_);
+    if (state_ == State::capturing || state_ == State::paused) do_stop(nullptr, nullptr);
+    capture_.reset();
+    connection_.reset();
+    state_ = State::disconnected;
+  }
+  work_.reset();
+  io_.stop();  // pending timer handlers are dropped unrun
+  if (control_thread_.joinable()) {
+    if (control_thread_.get_id() == std::this_thread::get_id())
+      control_thread_.detach();  // released from its own callback: nothing left to wait for
+    else
+      control_thread_.join();
+  }
+}
+
+std::error_code Provider::fail(std::error_code code, std::string message) {
+  last_error_ = std::move(message);
+  return code;
+}
+
+std::error_code Provider::check(Via via) const {
+  if (state_ == State::disconnected) return nmerr::not_connected;
+  if (via != via_) return via == Via::esp ? nmerr::not_esp : nmerr::not_realtime;
+  return {};
+}
+
+Via Provider::connected_via() const {
+  std::lock_guard lock(mutex_);
+  return state_ == State::disconnected ? Via::none : via_;
+}
+
+std::string Provider::last_error() const {
+  std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+ConnectionInfo Provider::connection_info() const {
+  std::lock_guard lock(mutex_);
+  ConnectionInfo info;
+  info.file = capture_ ? capture_->path : last_file_;
+  if (!connection_) return info;
+  const Connection& c = *connection_;
+  info.interface = c.nic.name;
+  info.driver = c.nic.driver;
+  info.nic_queues = c.nic.rx_queues;
+  info.queues = c.queues;
+  info.xdp_mode = c.link ? xdp::to_string(c.link->mode()) : "";
+  info.bind_mode = c.rx.empty() ? "" : xdp::to_string(c.rx.front().socket().mode());
+  info.prog_id = c.program ? c.program->prog_id() : 0;
+  return info;
+}
+
+Status Provider::build_connection(const CaptureConfig& config) {
+  auto conn = std::make_unique<Connection>();
+  auto nic = xdp::NicInfo::query(config.interface);
+  if (!nic) return std::move(nic).error();
+  conn->nic = std::move(nic).value();
+  const xdp::NicInfo& n = conn->nic;
+  if (!n.up)
+    return Error::nm(nmerr::invalid_parameter,
+                     "interface '" + n.name + "' is down (bring it up: ip link set " + n.name + " up)");
+
+  if (config.queues) {
+    for (uint32_t q : *config.queues) {
+      if (q >= n.rx_queues)
+        return Error::nm(nmerr::invalid_parameter,
+                         "queue " + std::to_string(q) + ": interface '" + n.name + "' has " +
+                             std::to_string(n.rx_queues) + " RX queue" +
+                             (n.rx_queues == 1 ? " (0)" : "s (0-" + std::to_string(n.rx_queues - 1) + ")"));
+    }
+    conn->queues = *config.queues;
+  } else {
+    for (uint32_t q = 0; q < n.rx_queues; ++q) conn->queues.push_back(q);
+  }
+
+  auto privileges =
+      xdp::check_capture_privileges(config.umem_bytes_per_queue() * conn->queues.size());
+  if (!privileges.ok()) return Error::nm(nmerr::invalid_parameter, privileges.describe());
+
+  auto program = xdp::XdpProgram::load(n.rx_queues);
+  if (!program) return std::move(program).error();
+  conn->program.emplace(std::move(program).value());
+
+  xdp::UmemConfig umem;
+  umem.frame_size = config.frame_size;
+  umem.frame_count = config.effective_frame_count();
+  umem.fill_size = config.fill_ring_size;
+  umem.comp_size = 64;  // receive-only: the completion ring is never used
+  for (uint32_t q : conn->queues) {
+    auto rx = capture::CaptureQueue::open(n.name, q, umem, config.rx_ring_size, config.bind_mode);
+    if (!rx) return std::move(rx).error();
+    if (auto st = conn->program->set_socket(q, rx->socket().fd()); !st) return std::move(st).error();
+    conn->rx.push_back(std::move(rx).value());
+  }
+
+  if (config.promiscuous) {
+    auto promisc = xdp::PromiscMembership::join(n.ifindex, n.name);
+    if (!promisc) return std::move(promisc).error();
+    conn->promisc = std::move(promisc).value();
+  }
+
+  // Last: from here the program sees every frame (and passes them until Start).
+  auto link = xdp::XdpLink::attach(conn->program->prog_fd(), n, config.xdp_mode);
+  if (!link) return std::move(link).error();
+  conn->link.emplace(std::move(link).value());
+  connection_ = std::move(conn);
+  return {};
+}
+
+std::error_code Provider::connect(Via via, const Blob& blob, StatusCallback status_cb,
+                                  FramesCallback frames_cb, void* user_context, Blob* error_blob) {
+  std::lock_guard lock(mutex_);
+  if (state_ != State::disconnected)
+    return fail(nmerr::already_connected, "the provider is already connected");
+  ConfigParse parsed = parse_config(blob, CaptureConfig{}, /*require_interface=*/true);
+  if (auto ec = report_problems(parsed, error_blob)) {
+    std::string msg;
+    for (const auto& p : parsed.problems) msg += (msg.empty() ? "" : "; ") + ("NPP:" + p.category + ":" + p.tag + ": " + p.reason);
+    for (const auto& e : parsed.foreign) msg += (msg.empty() ? "" : "; ") + ("unknown owner '" + e.owner + "'");
+    return fail(ec, msg);
+  }
+  CaptureConfig config = *parsed.config;
+  if (via == Via::esp) {
+    if (auto problem = check_output(config)) {
+      if (error_blob)
+        error_blob->add_error("NPP", problem->category, problem->tag, make_error_code(problem->code),
+                              problem->reason);
+      return fail(problem->code, problem->reason);
+    }
+  }
+  if (auto st = build_connection(config); !st) {
+    if (error_blob && st.error().message.find("interface '") == 0)
+      error_blob->add_error("NPP", "Config", "Interface", code_of(st.error()), st.error().message);
+    return fail(code_of(st.error()), st.error().message);
+  }
+  config_ = std::move(config);
+  via_ = via;
+  status_cb_ = std::move(status_cb);
+  frames_cb_ = std::move(frames_cb);
+  user_context_ = user_context;
+  state_ = State::idle;
+  return {};
+}
+
+std::error_code Provider::disconnect(Via via) {
+  std::lock_guard lock(mutex_);
+  if (auto ec = check(via)) return fail(ec, "Disconnect refused");
+  if (state_ == State::capturing || state_ == State::paused)
+    return fail(nmerr::capturing, "a capture is running: call Stop before Disconnect");
+  capture_.reset();
+  connection_.reset();  // detaches, closes the sockets, frees the UMEMs, in that order
+  state_ = State::disconnected;
+  via_ = Via::none;
+  status_cb_ = nullptr;
+  frames_cb_ = nullptr;
+  return {};
+}
+
+std::error_code Provider::configure(Via via, const Blob& blob, Blob* error_blob) {
+  std::lock_guard lock(mutex_);
+  if (auto ec = check(via)) return fail(ec, "Configure refused");
+  if (state_ == State::capturing || state_ == State::paused)
+    return fail(nmerr::capturing, "a capture is running: Stop it before Configure");
+  ConfigParse parsed = parse_config(blob, config_, /*require_interface=*/false);
+  if (parsed.config) {
+    const CaptureConfig& c = *parsed.config;
+    if (c.interface != config_.interface)
+      parsed.problems.push_back({"Config", "Interface", nmerr::blob_conversion_error,
+                                 "the interface cannot change while connected: Disconnect, then "
+                                 "Connect with the new interface"});
+    if (c.queues != config_.queues)
+      parsed.problems.push_back({"Config", "Queues", nmerr::blob_conversion_error,
+                                 "the captured queues cannot change while connected: Disconnect, "
+                                 "then Connect with the new queue list"});
+    if (via == Via::esp)
+      if (auto problem = check_output(c)) parsed.problems.push_back(*problem);
+    if (!parsed.problems.empty()) parsed.config.reset();
+  }
+  if (auto ec = report_problems(parsed, error_blob)) {
+    std::string msg;
+    for (const auto& p : parsed.problems) msg += (msg.empty() ? "" : "; ") + ("NPP:" + p.category + ":" + p.tag + ": " + p.reason);
+    return fail(ec, msg);
+  }
+  CaptureConfig next = *parsed.config;
+  const bool rebuild = next.xdp_mode != config_.xdp_mode || next.bind_mode != config_.bind_mode ||
+                       next.frame_size != config_.frame_size ||
+                       next.frame_count != config_.frame_count ||
+                       next.rx_ring_size != config_.rx_ring_size ||
+                       next.fill_ring_size != config_.fill_ring_size;
+  if (rebuild) {
+    // The sockets and UMEMs are sized at bind time: rebuild them. The old objects must go
+    // first (a queue takes one socket, a NIC one link).
+    capture_.reset();
+    connection_.reset();
+    if (auto st = build_connection(next); !st) {
+      std::string why = st.error().message;
+      if (auto back = build_connection(config_); !back) {
+        state_ = State::disconnected;
+        via_ = Via::none;
+        return fail(code_of(st.error()), why + "; restoring the previous configuration failed "
+                                               "too, the provider is now disconnected: " +
+                                               back.error().message);
+      }
+      return fail(code_of(st.error()), why + " (the previous configuration stays in force)");
+    }
+  } else if (next.promiscuous != config_.promiscuous) {
+    if (next.promiscuous) {
+      auto p = xdp::PromiscMembership::join(connection_->nic.ifindex, connection_->nic.name);
+      if (!p) return fail(code_of(p.error()), p.error().message);
+      connection_->promisc = std::move(p).value();
+    } else {
+      connection_->promisc.leave();
+    }
+  }
+  config_ = std::move(next);
+  state_ = State::idle;
+  return {};
+}
+
+Result<std::string> Provider::next_file_path() {
+  if (!config_.capture_file.empty()) return config_.capture_file;
+  std::string dir = config_.capture_directory;
+  if (dir.empty()) {
+    const char* env = std::getenv("XESP_CAPTURE_DIR");
+    dir = env ? env : "";
+  }
+  if (dir.empty())
+    return Error::nm(nmerr::no_default_capture_directory, "no capture directory configured");
+  time_t now = ::time(nullptr);
+  tm local{};
+  ::localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &local);
+  // The sequence keeps two Starts within one second apart; an existing file is never reused.
+  for (;;) {
+    std::string path = dir + "/xesp-" + connection_->nic.name + "-" + stamp + "-" +
+                       std::to_string(++file_sequence_) + ".pcapng";
+    if (::access(path.c_str(), F_OK) != 0) return path;
+  }
+}
+
+std::vector<stats::QueueSample> Provider::sample_queues() const {
+  std::vector<stats::QueueSample> out;
+  const Connection& c = *connection_;
+  for (size_t i = 0; i < c.rx.size(); ++i) {
+    stats::QueueSample s;
+    if (auto counters = c.program->read_counters(c.queues[i])) s.program = *counters;
+    if (auto st = c.rx[i].socket().statistics()) s.socket = *st;
+    if (capture_ && i < capture_->pollers.size()) {
+      const auto& pc = capture_->pollers[i]->counters();
+      s.received = pc.frames.load(std::memory_order_relaxed);
+      s.written = pc.kept.load(std::memory_order_relaxed);
+      s.after_stop = pc.over_limit.load(std::memory_order_relaxed);
+      s.no_metadata = pc.no_metadata.load(std::memory_order_relaxed);
+      s.written_bytes = pc.kept_bytes.load(std::memory_order_relaxed);
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+Statistics Provider::snapshot(bool final) const {
+  Statistics s;
+  if (!capture_ || !connection_) return s;
+  auto now = sample_queues();
+  for (size_t i = 0; i < now.size(); ++i)
+    s.queues.push_back(
+        stats::account_queue(connection_->queues[i], now[i], capture_->start_samples[i], final));
+  stats::sum_queues(s);
+  s.time_elapsed_us = (monotonic_ns() - capture_->start_monotonic_ns) / 1000;
+  s.nic = stats::nic_delta(stats::read_nic_counters(connection_->nic.name), capture_->nic_start);
+  return s;
+}
+
+void Provider::arm_sink_limits() {
+  const Triggers& t = config_.triggers;
+  capture::SinkLimits limits;
+  auto min_opt = [](std::optional<uint64_t> a, std::optional<uint64_t> b) -> std::optional<uint64_t> {
+    if (a && b) return std::min(*a, *b);
+    return a ? a : b;
+  };
+  const bool pause = capture_->pause_trigger_armed;
+  limits.max_frames = min_opt(t.stop_after_frames, pause ? t.pause_after_frames : std::nullopt);
+  limits.max_bytes = min_opt(t.stop_after_bytes, pause ? t.pause_after_bytes : std::nullopt);
+  limits.max_file_size = t.stop_after_file_size;
+  if (capture_->file_sink) capture_->file_sink->set_limits(limits);
+  else capture_->callback_sink->set_limits(limits);
+}
+
+std::error_code Provider::start(Via via, std::string* file_name) {
+  std::lock_guard lock(mutex_);
+  if (via == Via::esp && !file_name)
+    return fail(nmerr::invalid_parameter, "Start needs a buffer for the file name");
+  if (auto ec = check(via)) return fail(ec, "Start refused");
+  if (state_ == State::capturing) return fail(nmerr::capturing, "a capture is already running");
+  if (state_ == State::paused) return fail(nmerr::capture_paused, "the capture is paused: Resume it");
+  return do_start(file_name);
+}
+
+std::error_code Provider::do_start(std::string* file_name) {
+  Connection& c = *connection_;
+  auto cap = std::make_unique<Capture>();
+  auto on_limit = [this](capture::LimitKind kind) {
+    boost::asio::post(io_, [this, kind] { this->on_limit(kind); });
+  };
+  if (via_ == Via::esp) {
+    auto path = next_file_path();
+    if (!path) return fail(code_of(path.error()), path.error().message);
+    SectionInfo section;
+    section.os = os_description();
+    section.user_appl = std::string("xesp ") + kVersion;
+    std::vector<InterfaceInfo> interfaces;
+    for (uint32_t q : c.queues) {
+      InterfaceInfo info;
+      info.name = c.nic.name + ":q" + std::to_string(q);
+      info.description = "RX queue " + std::to_string(q) + " of " + c.nic.name + " (" +
+                         (c.nic.driver.empty() ? "unknown driver" : c.nic.driver) + ", XDP " +
+                         xdp::to_string(c.link->mode()) + ", AF_XDP " +
+                         xdp::to_string(c.rx.front().socket().mode()) + ")";
+      info.snap_len = config_.snap_length;
+      interfaces.push_back(std::move(info));
+    }
+    auto writer = PcapngWriter::open(*path, section, std::move(interfaces));
+    if (!writer) return fail(code_of(writer.error()), writer.error().message);
+    cap->path = *path;
+    cap->file_sink = std::make_unique<capture::PcapngSink>(
+        std::move(writer).value(), static_cast<uint32_t>(c.queues.size()), config_.snap_length,
+        kSinkBufferBytes, on_limit, [this](const Error& e) {
+          boost::asio::post(io_, [this, e] { on_sink_error(e); });
+        });
+  } else {
+    auto frames_cb = frames_cb_;
+    auto queues = c.queues;
+    cap->callback_sink = std::make_unique<capture::CallbackSink>(
+        [frames_cb, queues](uint32_t index, std::span<const capture::Frame> frames) {
+          if (frames_cb) frames_cb(queues[index], frames);
+        },
+        on_limit);
+  }
+  cap->pause_trigger_armed =
+      config_.triggers.pause_after_frames.has_value() || config_.triggers.pause_after_bytes.has_value();
+  capture_ = std::move(cap);
+  arm_sink_limits();
+
+  capture::PollerConfig pc;
+  pc.batch_size = config_.batch_size;
+  for (uint32_t i = 0; i < c.rx.size(); ++i)
+    capture_->pollers.push_back(
+        std::make_unique<capture::QueuePoller>(i, c.rx[i], capture_->sink(), pc));
+  capture_->start_samples = sample_queues();
+  capture_->nic_start = stats::read_nic_counters(c.nic.name);
+  capture_->start_realtime_ns = realtime_ns();
+  capture_->start_monotonic_ns = monotonic_ns();
+  for (auto& p : capture_->pollers) p->start();
+  c.program->set_control(/*active=*/true, /*paused=*/false);
+  state_ = State::capturing;
+  last_file_ = capture_->path;
+  if (file_name) *file_name = capture_->path;
+
+  if (config_.triggers.stop_after_seconds) {
+    duration_timer_.expires_after(std::chrono::microseconds(
+        static_cast<int64_t>(*config_.triggers.stop_after_seconds * 1e6)));
+    duration_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      UpdateEvent ev;
+      {
+        std::lock_guard lock(mutex_);
+        if (state_ != State::capturing && state_ != State::paused) return;
+        Statistics st;
+        do_stop(&st, nullptr);
+        ev.event = kEventTriggerBufferContent;
+        ev.action = kActionStopCapture;
+        ev.trigger_name = "StopAfterSeconds";
+        ev.frames_dropped = st.frames_dropped;
+        ev.statistics = std::move(st);
+        ev.status = kStateVoid;
+      }
+      deliver(std::move(ev));
+    });
+  }
+  schedule_update();
+  return {};
+}
+
+void Provider::schedule_update() {
+  if (config_.update_freq_ms == 0) return;
+  update_timer_.expires_after(std::chrono::milliseconds(config_.update_freq_ms));
+  update_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    UpdateEvent ev;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ != State::capturing && state_ != State::paused) return;
+      Statistics st = snapshot(false);
+      ev.event = kEventNetworkStatus;
+      ev.action = kActionNotify;
+      ev.status = state_ == State::paused ? kStatePaused : kStateCapturing;
+      ev.frames_dropped = st.frames_dropped;
+      ev.statistics = std::move(st);
+      schedule_update();
+    }
+    deliver(std::move(ev));
+  });
+}
+
+void Provider::deliver(UpdateEvent event) {
+  StatusCallback cb;
+  {
+    std::lock_guard lock(mutex_);
+    cb = status_cb_;
+    event.context = user_context_;
+  }
+  if (!cb) return;
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  event.timestamp_us = static_cast<uint64_t>(ts.tv_sec) * 1'000'000ULL + ts.tv_nsec / 1000;
+  std::lock_guard lock(callback_mutex_);
+  cb(event);
+}
+
+void Provider::on_limit(capture::LimitKind kind) {
+  UpdateEvent ev;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::capturing || !capture_) return;
+    const Triggers& t = config_.triggers;
+    const uint64_t frames = capture_->frames_kept();
+    const uint64_t bytes = capture_->bytes_kept();
+    // Which trigger ran out: a pause trigger that is armed and reached wins over a stop trigger
+    // with a higher threshold.
+    bool pause = false;
+    std::string name;
+    if (kind == capture::LimitKind::frames) {
+      pause = capture_->pause_trigger_armed && t.pause_after_frames && frames >= *t.pause_after_frames &&
+              !(t.stop_after_frames && *t.stop_after_frames <= *t.pause_after_frames);
+      name = pause ? "PauseAfterFrames" : "StopAfterFrames";
+    } else if (kind == capture::LimitKind::bytes) {
+      pause = capture_->pause_trigger_armed && t.pause_after_bytes && bytes >= *t.pause_after_bytes &&
+              !(t.stop_after_bytes && *t.stop_after_bytes <= *t.pause_after_bytes);
+      name = pause ? "PauseAfterBytes" : "StopAfterBytes";
+    } else {
+      name = "StopAfterFileSize";
+    }
+    ev.event = kEventTriggerBufferContent;
+    ev.trigger_name = name;
+    if (pause) {
+      connection_->program->set_control(true, true);
+      capture_->pause_trigger_armed = false;
+      state_ = State::paused;
+      ev.action = kActionPauseCapture;
+      ev.status = kStatePaused;
+      Statistics st = snapshot(false);
+      ev.frames_dropped = st.frames_dropped;
+      ev.statistics = std::move(st);
+    } else {
+      Statistics st;
+      do_stop(&st, nullptr);
+      ev.action = kActionStopCapture;
+      ev.status = kStateVoid;
+      ev.frames_dropped = st.frames_dropped;
+      ev.statistics = std::move(st);
+    }
+  }
+  deliver(std::move(ev));
+}
+
+void Provider::on_sink_error(const Error& error) {
+  UpdateEvent ev;
+  {
+    std::lock_guard lock(mutex_);
+    if ((state_ != State::capturing && state_ != State::paused) || !capture_) return;
+    Statistics st;
+    std::string err = error.message;
+    do_stop(&st, &err);
+    last_error_ = error.message;
+    ev.event = kEventNetworkStatus;
+    ev.action = kActionStopCapture;
+    ev.status = kStateVoid;
+    ev.frames_dropped = st.frames_dropped;
+    ev.statistics = std::move(st);
+    ev.error = error.message;
+  }
+  deliver(std::move(ev));
+}
+
+std::error_code Provider::pause(Via via) {
+  std::lock_guard lock(mutex_);
+  if (auto ec = check(via)) return fail(ec, "Pause refused");
+  if (state_ == State::paused) return fail(nmerr::capture_paused, "the capture is already paused");
+  if (state_ != State::capturing) return fail(nmerr::not_capturing, "no capture is running");
+  connection_->program->set_control(true, true);
+  state_ = State::paused;
+  return {};
+}
+
+std::error_code Provider::resume(Via via) {
+  std::lock_guard lock(mutex_);
+  if (auto ec = check(via)) return fail(ec, "Resume refused");
+  if (state_ != State::paused) return fail(nmerr::capture_not_paused, "the capture is not paused");
+  // A pause trigger fires once: re-arm the limits without it.
+  arm_sink_limits();
+  connection_->program->set_control(true, false);
+  state_ = State::capturing;
+  return {};
+}
+
+std::error_code Provider::stop(Via via, Statistics* statistics) {
+  std::lock_guard lock(mutex_);
+  if (auto ec = check(via)) return fail(ec, "Stop refused");
+  if (state_ != State::capturing && state_ != State::paused)
+    return fail(nmerr::not_capturing, "no capture is running");
+  std::string error;
+  do_stop(statistics, &error);
+  if (!error.empty()) return fail(nmerr::invalid_parameter, error);
+  return {};
+}
+
+void Provider::do_stop(Statistics* out, std::string* error) {
+  Connection& c = *connection_;
+  c.program->set_control(false, false);
+  update_timer_.cancel();
+  duration_timer_.cancel();
+  // Frames the program redirected before it saw the flag are still on their way into the
+  // rings: wait until every one is received or counted lost, so file and statistics agree.
+  const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+  for (;;) {
+    auto now = sample_queues();
+    uint64_t pending = 0;
+    for (size_t i = 0; i < now.size(); ++i) pending += stats::in_flight(now[i], capture_->start_samples[i]);
+    if (pending == 0 || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  for (auto& p : capture_->pollers) p->request_stop();
+  for (auto& p : capture_->pollers) p->join();
+  Statistics st = snapshot(true);
+  if (capture_->file_sink) {
+    std::vector<InterfaceStats> isbs;
+    const uint64_t end_ns = realtime_ns();
+    for (uint32_t i = 0; i < st.queues.size(); ++i) {
+      const QueueStatistics& q = st.queues[i];
+      InterfaceStats isb;
+      isb.interface_id = i;
+      isb.timestamp_ns = end_ns;
+      isb.start_time_ns = capture_->start_realtime_ns;
+      isb.end_time_ns = end_ns;
+      isb.if_recv = q.frames_seen;
+      isb.if_drop = q.dropped();
+      isb.filter_accept = q.frames_redirected;
+      isb.os_drop = 0;
+      isb.usr_deliv = q.frames_written;
+      isbs.push_back(isb);
+    }
+    Status closed = capture_->file_sink->finish(isbs);
+    if (!closed && error) *error = closed.error().message;
+  }
+  if (error && !capture_->error.empty() && error->empty()) *error = capture_->error;
+  last_statistics_ = st;
+  if (out) *out = std::move(st);
+  capture_.reset();
+  state_ = State::stopped;
+}
+
+std::error_code Provider::control_state(Via via, bool* running, bool* paused) const {
+  std::lock_guard lock(mutex_);
+  if (!running || !paused) return nmerr::invalid_parameter;
+  if (auto ec = check(via)) return ec;
+  *running = state_ == State::capturing || state_ == State::paused;
+  *paused = state_ == State::paused;
+  return {};
+}
+
+NetworkStatus Provider::status() const {
+  std::lock_guard lock(mutex_);
+  NetworkStatus s;
+  s.state = state_ == State::capturing ? kStateCapturing
+            : state_ == State::paused  ? kStatePaused
+                                       : kStateVoid;
+  if ((state_ == State::capturing || state_ == State::paused) && config_.triggers.any())
+    s.flags |= kFlagTriggerPending;
+  return s;
+}
+
+std::error_code Provider::total_statistics(Via via, Statistics* statistics, bool clear) {
+  std::lock_guard lock(mutex_);
+  if (!statistics) return fail(nmerr::invalid_parameter, "null statistics pointer");
+  if (auto ec = check(via)) return fail(ec, "GetTotalStatistics refused");
+  if (capture_) {
+    *statistics = snapshot(false);
+    if (clear) {
+      capture_->start_samples = sample_queues();
+      capture_->nic_start = stats::read_nic_counters(connection_->nic.name);
+      capture_->start_monotonic_ns = monotonic_ns();
+    }
+  } else {
+    *statistics = last_statistics_.value_or(Statistics{});
+    if (clear) last_statistics_.reset();
+  }
+  return {};
+}
+
+std::error_code Provider::insert_special_frame(Via via, std::string_view text) {
+  std::lock_guard lock(mutex_);
+  if (auto ec = check(via)) return fail(ec, "InsertSpecialFrame refused");
+  if (state_ != State::capturing && state_ != State::paused)
+    return fail(nmerr::not_capturing, "no capture is running");
+  if (capture_->file_sink) {
+    if (auto st = capture_->file_sink->write_comment(0, realtime_ns(), text); !st)
+      return fail(code_of(st.error()), st.error().message);
+    return {};
+  }
+  // IRTC: a zero-length frame whose data is the marker text, on queue 0's callback.
+  capture::Frame marker{reinterpret_cast<const uint8_t*>(text.data()),
+                        static_cast<uint32_t>(text.size()), 0, realtime_ns()};
+  if (frames_cb_) frames_cb_(connection_->queues.front(), std::span<const capture::Frame>(&marker, 1));
+  return {};
+}
+
+}  // namespace xesp::npp

@@ -1,0 +1,45 @@
+// A UMEM: the packet memory shared with the kernel, with its fill and completion rings.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "base/result.hpp"
+
+struct xsk_umem;
+struct xsk_ring_prod;
+struct xsk_ring_cons;
+
+namespace xesp::xdp {
+
+struct UmemConfig {
+  uint32_t frame_size = 4096;   // chunk size, power of two, 2048..65536 (kernel limits)
+  uint32_t frame_count = 0;     // chunks in the area
+  uint32_t fill_size = 0;       // fill ring entries, power of two
+  uint32_t comp_size = 0;       // completion ring entries (unused by RX-only sockets: keep small)
+  bool hugepages = false;       // back the area with 2 MiB pages (MAP_HUGETLB)
+};
+
+class UmemArea {
+ public:
+  static Result<UmemArea> create(const UmemConfig& config);
+
+  UmemArea(UmemArea&&) noexcept;
+  UmemArea& operator=(UmemArea&&) noexcept;
+  ~UmemArea();
+
+  uint8_t* base() const;
+  size_t size() const;
+  const UmemConfig& config() const;
+  xsk_umem* umem() const;
+  xsk_ring_prod* fill() const;  // stable address: libxdp keeps a pointer to it
+  xsk_ring_cons* comp() const;
+
+ private:
+  struct State;
+  explicit UmemArea(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace xesp::xdp

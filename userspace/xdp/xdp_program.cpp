@@ -1,0 +1,127 @@
+#include "xdp/xdp_program.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "xesp_capture_bpf.skel.h"
+
+static_assert(sizeof(xesp_meta) == XESP_META_SIZE);
+static_assert(sizeof(xesp_queue_counters) == XESP_QUEUE_COUNTERS_SIZE);
+static_assert(sizeof(xesp_control) == 8);
+
+namespace xesp::xdp {
+namespace {
+
+std::atomic<int> g_libbpf_verbosity{0};
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
+  int v = g_libbpf_verbosity.load(std::memory_order_relaxed);
+  if (v < 2 || (level == LIBBPF_DEBUG && v < 3)) return 0;
+  return std::vfprintf(stderr, fmt, args);
+}
+
+constexpr size_t kCounterFields = sizeof(QueueCounters) / sizeof(uint64_t);
+
+uint64_t* fields(QueueCounters& c) { return reinterpret_cast<uint64_t*>(&c); }
+const uint64_t* fields(const QueueCounters& c) { return reinterpret_cast<const uint64_t*>(&c); }
+
+}  // namespace
+
+void counters_add(QueueCounters& sum, const QueueCounters& x) {
+  for (size_t i = 0; i < kCounterFields; ++i) fields(sum)[i] += fields(x)[i];
+}
+
+QueueCounters counters_diff(const QueueCounters& now, const QueueCounters& base) {
+  QueueCounters out{};
+  for (size_t i = 0; i < kCounterFields; ++i) fields(out)[i] = fields(now)[i] - fields(base)[i];
+  return out;
+}
+
+void set_libbpf_verbosity(int level) {
+  g_libbpf_verbosity.store(level);
+  libbpf_set_print(libbpf_print);
+}
+
+void XdpProgram::SkelDeleter::operator()(xesp_capture_bpf* skel) const {
+  xesp_capture_bpf__destroy(skel);
+}
+
+XdpProgram::XdpProgram(std::unique_ptr<xesp_capture_bpf, SkelDeleter> skel, uint32_t queue_count)
+    : skel_(std::move(skel)), queue_count_(queue_count) {
+  int cpus = libbpf_num_possible_cpus();
+  possible_cpus_ = cpus > 0 ? static_cast<uint32_t>(cpus) : 1;
+}
+XdpProgram::XdpProgram(XdpProgram&&) noexcept = default;
+XdpProgram& XdpProgram::operator=(XdpProgram&&) noexcept = default;
+XdpProgram::~XdpProgram() = default;
+
+Result<XdpProgram> XdpProgram::load(uint32_t queue_count) {
+  if (queue_count == 0 || queue_count > XESP_MAX_QUEUES)
+    return Error::nm(nmerr::invalid_parameter,
+                     "queue count " + std::to_string(queue_count) + " out of range 1.." +
+                         std::to_string(XESP_MAX_QUEUES));
+  set_libbpf_verbosity(g_libbpf_verbosity.load());
+  std::unique_ptr<xesp_capture_bpf, SkelDeleter> skel(xesp_capture_bpf__open());
+  if (!skel) return Error::sys(errno, "opening the embedded XDP program");
+  skel->rodata->queue_count = queue_count;
+  if (int err = bpf_map__set_max_entries(skel->maps.xsks, queue_count))
+    return Error::sys(-err, "sizing the XSKMAP");
+  if (int err = bpf_map__set_max_entries(skel->maps.queue_counters, queue_count + 1))
+    return Error::sys(-err, "sizing the counter map");
+  if (int err = xesp_capture_bpf__load(skel.get())) {
+    int e = -err;
+    std::string hint = (e == EPERM || e == EACCES)
+                           ? " (loading BPF programs needs CAP_BPF or CAP_SYS_ADMIN)"
+                           : "";
+    return Error::sys(e, "loading the XDP program into the kernel" + hint);
+  }
+  return XdpProgram(std::move(skel), queue_count);
+}
+
+int XdpProgram::prog_fd() const { return bpf_program__fd(skel_->progs.xesp_capture); }
+
+uint32_t XdpProgram::prog_id() const {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd(), &info, &len) != 0) return 0;
+  return info.id;
+}
+
+Status XdpProgram::set_socket(uint32_t queue, int xsk_fd) {
+  int map_fd = bpf_map__fd(skel_->maps.xsks);
+  if (bpf_map_update_elem(map_fd, &queue, &xsk_fd, BPF_ANY) != 0)
+    return Error::sys(errno, "adding the socket of queue " + std::to_string(queue) + " to the XSKMAP");
+  return {};
+}
+
+Status XdpProgram::clear_socket(uint32_t queue) {
+  int map_fd = bpf_map__fd(skel_->maps.xsks);
+  if (bpf_map_delete_elem(map_fd, &queue) != 0 && errno != ENOENT)
+    return Error::sys(errno, "removing queue " + std::to_string(queue) + " from the XSKMAP");
+  return {};
+}
+
+void XdpProgram::set_control(bool active, bool paused) {
+  // The .bss page is shared with the program; atomic_ref orders the two stores and keeps the
+  // compiler from caching or merging them. The program sees each store on its next frame.
+  auto& ctl = skel_->bss->control;
+  std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl.paused)).store(paused ? 1 : 0);
+  std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl.active)).store(active ? 1 : 0);
+}
+
+Result<QueueCounters> XdpProgram::read_counters(uint32_t slot) const {
+  std::vector<QueueCounters> per_cpu(possible_cpus_);
+  int map_fd = bpf_map__fd(skel_->maps.queue_counters);
+  if (bpf_map_lookup_elem(map_fd, &slot, per_cpu.data()) != 0)
+    return Error::sys(errno, "reading the XDP counters of queue " + std::to_string(slot));
+  QueueCounters sum{};
+  for (const auto& c : per_cpu) counters_add(sum, c);
+  return sum;
+}
+
+}  // namespace xesp::xdp

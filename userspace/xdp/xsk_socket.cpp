@@ -1,0 +1,108 @@
+#include "xdp/xsk_socket.hpp"
+
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
+#include <xdp/xsk.h>
+
+namespace xesp::xdp {
+
+const char* to_string(BindMode mode) {
+  switch (mode) {
+    case BindMode::automatic: return "auto";
+    case BindMode::zero_copy: return "zero-copy";
+    case BindMode::copy: return "copy";
+  }
+  return "?";
+}
+
+Result<BindMode> parse_bind_mode(const std::string& text) {
+  if (text == "auto") return BindMode::automatic;
+  if (text == "zero-copy" || text == "zerocopy" || text == "zc") return BindMode::zero_copy;
+  if (text == "copy") return BindMode::copy;
+  return Error::nm(nmerr::blob_conversion_error,
+                   "bind mode '" + text + "': expected auto, zero-copy or copy");
+}
+
+struct XskSocket::State {
+  xsk_socket* xsk = nullptr;
+  xsk_ring_cons rx{};
+  uint32_t queue = 0;
+  BindMode mode = BindMode::copy;
+  ~State() {
+    if (xsk) xsk_socket__delete(xsk);  // closing the fd also drops it from the XSKMAP
+  }
+};
+
+XskSocket::XskSocket(std::unique_ptr<State> state) : state_(std::move(state)) {}
+XskSocket::XskSocket(XskSocket&&) noexcept = default;
+XskSocket& XskSocket::operator=(XskSocket&&) noexcept = default;
+XskSocket::~XskSocket() = default;
+
+namespace {
+
+int try_create(xsk_socket** xsk, const std::string& ifname, uint32_t queue, UmemArea& umem,
+               xsk_ring_cons* rx, uint32_t rx_size, uint16_t copy_flag) {
+  xsk_socket_config cfg{};
+  cfg.rx_size = rx_size;
+  cfg.tx_size = 0;
+  // xesp loads and attaches its own program through a BPF link; libxdp must not load one.
+  cfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
+  cfg.bind_flags = XDP_USE_NEED_WAKEUP | copy_flag;
+  return xsk_socket__create(xsk, ifname.c_str(), queue, umem.umem(), rx, nullptr, &cfg);
+}
+
+}  // namespace
+
+Result<XskSocket> XskSocket::create(const std::string& ifname, uint32_t queue, UmemArea& umem,
+                                    uint32_t rx_size, BindMode requested) {
+  auto state = std::make_unique<State>();
+  state->queue = queue;
+  const std::string what = "AF_XDP socket on '" + ifname + "' queue " + std::to_string(queue);
+  int err = 0;
+  if (requested != BindMode::copy) {
+    err = try_create(&state->xsk, ifname, queue, umem, &state->rx, rx_size, XDP_ZEROCOPY);
+    // A refused zero-copy bind leaves the UMEM usable: libxdp keeps its rings for a retry.
+    if (err && requested == BindMode::zero_copy) {
+      std::string hint = (-err == EOPNOTSUPP || -err == EINVAL)
+                             ? " (the driver does not support zero-copy: try --bind-mode copy)"
+                             : "";
+      return Error::sys(-err, what + ": zero-copy bind" + hint);
+    }
+  }
+  if (requested == BindMode::copy || err) {
+    state->xsk = nullptr;
+    err = try_create(&state->xsk, ifname, queue, umem, &state->rx, rx_size, XDP_COPY);
+    if (err) {
+      state->xsk = nullptr;
+      int e = -err;
+      std::string hint = (e == EPERM || e == EACCES) ? " (AF_XDP sockets need CAP_NET_RAW)" : "";
+      if (e == EBUSY) hint = " (another AF_XDP socket is already bound to this queue)";
+      return Error::sys(e, what + hint);
+    }
+  }
+  xdp_options opts{};
+  socklen_t len = sizeof(opts);
+  if (::getsockopt(xsk_socket__fd(state->xsk), SOL_XDP, XDP_OPTIONS, &opts, &len) == 0)
+    state->mode = (opts.flags & XDP_OPTIONS_ZEROCOPY) ? BindMode::zero_copy : BindMode::copy;
+  return XskSocket(std::move(state));
+}
+
+int XskSocket::fd() const { return xsk_socket__fd(state_->xsk); }
+uint32_t XskSocket::queue() const { return state_->queue; }
+BindMode XskSocket::mode() const { return state_->mode; }
+xsk_ring_cons* XskSocket::rx() const { return &state_->rx; }
+
+Result<XskStatistics> XskSocket::statistics() const {
+  xdp_statistics st{};
+  socklen_t len = sizeof(st);
+  if (::getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &st, &len) != 0)
+    return Error::sys(errno, "reading XDP_STATISTICS of queue " + std::to_string(state_->queue));
+  XskStatistics out;
+  out.rx_dropped = st.rx_dropped;
+  out.rx_invalid_descs = st.rx_invalid_descs;
+  out.rx_ring_full = st.rx_ring_full;
+  out.rx_fill_ring_empty_descs = st.rx_fill_ring_empty_descs;
+  return out;
+}
+
+}  // namespace xesp::xdp
