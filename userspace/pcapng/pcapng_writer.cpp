@@ -1,0 +1,296 @@
+#include "pcapng/pcapng_writer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "pcapng/pcapng_format.hpp"
+
+namespace xesp {
+namespace {
+
+// Builds one non-hot-path block (SHB, IDB, ISB, comment EPB) in a growing byte vector and patches
+// the leading total length at the end.
+class BlockBuilder {
+ public:
+  explicit BlockBuilder(uint32_t type) {
+    put_u32(type);
+    put_u32(0);  // total length, patched by finish()
+  }
+
+  void put_u16(uint16_t v) { put_raw(&v, sizeof(v)); }
+  void put_u32(uint32_t v) { put_raw(&v, sizeof(v)); }
+  void put_i64(int64_t v) { put_raw(&v, sizeof(v)); }
+  // The EPB timestamp layout: high 32 bits first, whatever the byte order.
+  void put_timestamp(uint64_t ns) {
+    put_u32(static_cast<uint32_t>(ns >> 32));
+    put_u32(static_cast<uint32_t>(ns));
+  }
+
+  // Callers have checked value sizes against kOptionMaxValueSize (see check_option_size).
+  void put_option(uint16_t code, const void* value, std::size_t size) {
+    put_u16(code);
+    put_u16(static_cast<uint16_t>(size));
+    put_raw(value, size);
+    pad();
+    has_options_ = true;
+  }
+  void put_string_option(uint16_t code, std::string_view value) {
+    if (!value.empty()) put_option(code, value.data(), value.size());
+  }
+  void put_u64_option(uint16_t code, const std::optional<uint64_t>& value) {
+    if (value) put_option(code, &*value, sizeof(*value));
+  }
+  void put_timestamp_option(uint16_t code, const std::optional<uint64_t>& ns) {
+    if (!ns) return;
+    const uint32_t parts[2] = {static_cast<uint32_t>(*ns >> 32), static_cast<uint32_t>(*ns)};
+    put_option(code, parts, sizeof(parts));
+  }
+
+  std::vector<std::byte> finish() && {
+    if (has_options_) {
+      put_u16(pcapng::kOptEndOfOpt);
+      put_u16(0);
+    }
+    const auto total = static_cast<uint32_t>(bytes_.size() + pcapng::kBlockTrailerSize);
+    put_u32(total);
+    std::memcpy(bytes_.data() + 4, &total, sizeof(total));
+    return std::move(bytes_);
+  }
+
+ private:
+  void put_raw(const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    bytes_.insert(bytes_.end(), b, b + n);
+  }
+  void pad() { bytes_.resize(pcapng::padded_size(bytes_.size()), std::byte{0}); }
+
+  std::vector<std::byte> bytes_;
+  bool has_options_ = false;
+};
+
+Status check_option_size(std::string_view what, std::string_view value) {
+  if (value.size() <= pcapng::kOptionMaxValueSize) return {};
+  return Error::nm(nmerr::invalid_parameter,
+                   std::string(what) + ": " + std::to_string(value.size()) +
+                       " bytes, longer than a pcapng option can hold (65535)");
+}
+
+void append(std::vector<std::byte>& out, const std::vector<std::byte>& block) {
+  out.insert(out.end(), block.begin(), block.end());
+}
+
+// SHB + IDBs, encoded before the output is opened so that bad metadata never truncates a file.
+Result<std::vector<std::byte>> encode_headers(const SectionInfo& section,
+                                              const std::vector<InterfaceInfo>& interfaces) {
+  for (const auto& [what, value] :
+       {std::pair<const char*, const std::string&>{"section hardware", section.hardware},
+        {"section os", section.os},
+        {"section user application", section.user_appl},
+        {"section comment", section.comment}}) {
+    if (auto s = check_option_size(what, value); !s) return std::move(s).error();
+  }
+  std::vector<std::byte> out;
+
+  BlockBuilder shb(pcapng::kBlockSectionHeader);
+  shb.put_u32(pcapng::kByteOrderMagic);
+  shb.put_u16(pcapng::kVersionMajor);
+  shb.put_u16(pcapng::kVersionMinor);
+  shb.put_i64(pcapng::kSectionLengthUnknown);
+  shb.put_string_option(pcapng::kOptComment, section.comment);
+  shb.put_string_option(pcapng::kShbHardware, section.hardware);
+  shb.put_string_option(pcapng::kShbOs, section.os);
+  shb.put_string_option(pcapng::kShbUserAppl, section.user_appl);
+  append(out, std::move(shb).finish());
+
+  for (std::size_t i = 0; i < interfaces.size(); ++i) {
+    const InterfaceInfo& itf = interfaces[i];
+    const std::string what = "interface " + std::to_string(i) + " ('" + itf.name + "')";
+    // +1: the filter option carries a type byte in front of the text.
+    if (itf.filter.size() + 1 > pcapng::kOptionMaxValueSize) {
+      return Error::nm(nmerr::invalid_parameter,
+                       what + " filter: longer than a pcapng option can hold");
+    }
+    for (const auto& [field, value] :
+         {std::pair<const char*, const std::string&>{" name", itf.name},
+          {" description", itf.description},
+          {" os", itf.os}}) {
+      if (auto s = check_option_size(what + field, value); !s) return std::move(s).error();
+    }
+
+    BlockBuilder idb(pcapng::kBlockInterfaceDescription);
+    idb.put_u16(itf.link_type);
+    idb.put_u16(0);  // reserved
+    idb.put_u32(itf.snap_len);
+    idb.put_string_option(pcapng::kIfName, itf.name);
+    idb.put_string_option(pcapng::kIfDescription, itf.description);
+    idb.put_option(pcapng::kIfTsresol, &pcapng::kIfTsresolNanoseconds, 1);
+    if (!itf.filter.empty()) {
+      std::string value(1, static_cast<char>(pcapng::kIfFilterLibpcapString));
+      value += itf.filter;
+      idb.put_option(pcapng::kIfFilter, value.data(), value.size());
+    }
+    idb.put_string_option(pcapng::kIfOs, itf.os);
+    append(out, std::move(idb).finish());
+  }
+  return out;
+}
+
+Error not_open(const std::string& output_name) {
+  return Error::nm(
+      nmerr::invalid_parameter,
+      (output_name.empty() ? std::string("pcapng writer") : output_name) + ": not open");
+}
+
+}  // namespace
+
+Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionInfo& section,
+                                        std::vector<InterfaceInfo> interfaces) {
+  auto headers = encode_headers(section, interfaces);
+  if (!headers) return std::move(headers).error();
+
+  auto state = std::make_unique<State>();
+  if (path == "-") {
+    state->output_name = "standard output";
+    // A duplicate, so that closing the writer is the same step for stdout and files and never
+    // closes the process's fd 1 under other code.
+    state->fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
+  } else {
+    state->output_name = "output file '" + path + "'";
+    state->fd.reset(::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644));
+  }
+  if (!state->fd) return Error::sys(errno, state->output_name);
+  state->interfaces = std::move(interfaces);
+
+  PcapngWriter writer(std::move(state));
+  {
+    std::lock_guard lock(writer.state_->mutex);
+    if (auto s = writer.write_locked(headers.value()); !s) return std::move(s).error();
+  }
+  return writer;
+}
+
+Status PcapngWriter::write_chunk(std::span<const std::byte> chunk) {
+  if (!state_) return not_open({});
+  std::lock_guard lock(state_->mutex);
+  return write_locked(chunk);
+}
+
+Status PcapngWriter::write_comment(uint32_t interface_id, uint64_t timestamp_ns,
+                                   std::string_view comment) {
+  if (!state_) return not_open({});
+  if (interface_id >= state_->interfaces.size()) {
+    return Error::nm(nmerr::invalid_parameter, state_->output_name + ": comment for interface " +
+                                                   std::to_string(interface_id) + ", but only " +
+                                                   std::to_string(state_->interfaces.size()) +
+                                                   " interface(s) declared");
+  }
+  if (auto s = check_option_size(state_->output_name + ": comment", comment); !s) return s;
+
+  BlockBuilder epb(pcapng::kBlockEnhancedPacket);
+  epb.put_u32(interface_id);
+  epb.put_timestamp(timestamp_ns);
+  epb.put_u32(0);  // captured length
+  epb.put_u32(0);  // original length
+  epb.put_string_option(pcapng::kOptComment, comment);
+  const std::vector<std::byte> block = std::move(epb).finish();
+
+  std::lock_guard lock(state_->mutex);
+  return write_locked(block);
+}
+
+Status PcapngWriter::close(std::span<const InterfaceStats> stats) {
+  if (!state_) return {};
+  std::lock_guard lock(state_->mutex);
+  if (state_->closed) return {};
+
+  Status result;
+  std::vector<std::byte> blocks;
+  for (const InterfaceStats& st : stats) {
+    if (st.interface_id >= state_->interfaces.size()) {
+      // Keep going: the other interfaces' statistics still belong in the file.
+      if (result) {
+        result =
+            Error::nm(nmerr::invalid_parameter,
+                      state_->output_name + ": statistics for interface " +
+                          std::to_string(st.interface_id) + ", but only " +
+                          std::to_string(state_->interfaces.size()) + " interface(s) declared");
+      }
+      continue;
+    }
+    BlockBuilder isb(pcapng::kBlockInterfaceStatistics);
+    isb.put_u32(st.interface_id);
+    isb.put_timestamp(st.timestamp_ns);
+    isb.put_timestamp_option(pcapng::kIsbStartTime, st.start_time_ns);
+    isb.put_timestamp_option(pcapng::kIsbEndTime, st.end_time_ns);
+    isb.put_u64_option(pcapng::kIsbIfRecv, st.if_recv);
+    isb.put_u64_option(pcapng::kIsbIfDrop, st.if_drop);
+    isb.put_u64_option(pcapng::kIsbFilterAccept, st.filter_accept);
+    isb.put_u64_option(pcapng::kIsbOsDrop, st.os_drop);
+    isb.put_u64_option(pcapng::kIsbUsrDeliv, st.usr_deliv);
+    append(blocks, std::move(isb).finish());
+  }
+  if (auto s = write_locked(blocks); !s && result) result = std::move(s);
+  if (auto s = close_locked(); !s && result) result = std::move(s);
+  return result;
+}
+
+Status PcapngWriter::write_locked(std::span<const std::byte> bytes) {
+  if (state_->failed) return *state_->failed;
+  if (state_->closed) return not_open(state_->output_name);
+  const std::byte* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(state_->fd.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      state_->failed = Error::sys(errno, state_->output_name);
+      return *state_->failed;
+    }
+    if (n == 0) {
+      // write(2) returns 0 for a non-empty buffer only on odd devices; retrying could spin.
+      state_->failed = Error::sys(EIO, state_->output_name);
+      return *state_->failed;
+    }
+    // Counted per write(2), so a partial write still matches the output's size.
+    state_->bytes_written.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Status PcapngWriter::close_locked() {
+  state_->closed = true;
+  // close(2) is where NFS and some FUSE file systems report deferred write errors. EINTR is not
+  // retried: on Linux the fd is released regardless.
+  if (::close(state_->fd.release()) != 0 && errno != EINTR) {
+    return Error::sys(errno, state_->output_name);
+  }
+  return {};
+}
+
+uint64_t PcapngWriter::bytes_written() const noexcept {
+  return state_ ? state_->bytes_written.load(std::memory_order_relaxed) : 0;
+}
+
+bool PcapngWriter::is_open() const noexcept {
+  if (!state_) return false;
+  std::lock_guard lock(state_->mutex);
+  return !state_->closed;
+}
+
+const std::string& PcapngWriter::output_name() const noexcept {
+  static const std::string kNone;
+  return state_ ? state_->output_name : kNone;
+}
+
+const std::vector<InterfaceInfo>& PcapngWriter::interfaces() const noexcept {
+  static const std::vector<InterfaceInfo> kNone;
+  return state_ ? state_->interfaces : kNone;
+}
+
+}  // namespace xesp

@@ -1,0 +1,122 @@
+// PcapngWriter: one pcapng output (file or stdout). It writes the section and interface headers at
+// open, then takes whole chunks of already-encoded blocks (EpbBuffer::bytes()) from any number of
+// poller threads, and Interface Statistics Blocks at close.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace xesp {
+
+// Every member of these plain structs has an initializer, so that callers may brace-initialize a
+// few of them (`{.name = "eth0"}`) without GCC's -Wmissing-field-initializers under -Werror.
+
+// Section Header Block options; an empty string leaves its option out.
+struct SectionInfo {
+  std::string hardware{};   // shb_hardware
+  std::string os{};         // shb_os
+  std::string user_appl{};  // shb_userappl
+  std::string comment{};    // opt_comment
+};
+
+// One Interface Description Block. Its index in the list given to open() is the interface id
+// that EPBs, comments and statistics refer to. libpcap (so tcpdump; 1.10.3 checked) refuses a
+// file whose IDBs differ in link type or snap length, where Wireshark copes: keep them equal in
+// one file when it is meant for libpcap-based tools.
+struct InterfaceInfo {
+  std::string name{};         // if_name; empty leaves it out
+  std::string description{};  // if_description; empty leaves it out
+  uint16_t link_type = 1;     // LINKTYPE_ETHERNET
+  uint32_t snap_len = 262144;
+  std::string filter{};  // if_filter as a libpcap filter string; empty leaves it out
+  std::string os{};      // if_os; empty leaves it out
+};
+
+// One Interface Statistics Block; an unset option is left out of the block.
+struct InterfaceStats {
+  uint32_t interface_id = 0;
+  uint64_t timestamp_ns = 0;                // when the counters were read
+  std::optional<uint64_t> start_time_ns{};  // isb_starttime
+  std::optional<uint64_t> end_time_ns{};    // isb_endtime
+  std::optional<uint64_t> if_recv{};        // isb_ifrecv
+  std::optional<uint64_t> if_drop{};        // isb_ifdrop
+  std::optional<uint64_t> filter_accept{};  // isb_filteraccept
+  std::optional<uint64_t> os_drop{};        // isb_osdrop
+  std::optional<uint64_t> usr_deliv{};      // isb_usrdeliv
+};
+
+class PcapngWriter {
+ public:
+  // Creates (truncates) path with mode 0644, or writes to standard output when path is "-", and
+  // writes the SHB and one IDB per interface (each with if_tsresol = 9, i.e. ns timestamps).
+  [[nodiscard]] static Result<PcapngWriter> open(const std::string& path,
+                                                 const SectionInfo& section,
+                                                 std::vector<InterfaceInfo> interfaces);
+
+  // Destroying (or assigning over) an open writer closes it without statistics blocks; the file
+  // is still valid pcapng, as nothing is buffered here. A moved-from writer is closed.
+  PcapngWriter(PcapngWriter&&) noexcept = default;
+  PcapngWriter& operator=(PcapngWriter&&) noexcept = default;
+  PcapngWriter(const PcapngWriter&) = delete;
+  PcapngWriter& operator=(const PcapngWriter&) = delete;
+  ~PcapngWriter() = default;
+
+  // Writes whole blocks in one critical section, so chunks from different threads never
+  // interleave inside a block. After a failed write the stream may end inside a block, so every
+  // later write returns that first error instead of appending after garbage. EPIPE comes back as
+  // an error only if the caller ignores SIGPIPE (the CLI does).
+  [[nodiscard]] Status write_chunk(std::span<const std::byte> chunk);
+
+  // A marker in the packet stream: an EPB with no packet data whose opt_comment carries the text
+  // (Wireshark shows it as the frame's comment, and flags the empty Ethernet frame "Malformed";
+  // tcpdump prints "[Invalid header: caplen==0, len==0]" for it and reads on).
+  [[nodiscard]] Status write_comment(uint32_t interface_id, uint64_t timestamp_ns,
+                                     std::string_view comment);
+
+  // Writes one ISB per entry, then closes the output (for "-", our duplicate of fd 1). Returns the
+  // stream's write error if there was one, or an error for an entry naming an undeclared
+  // interface (the other entries are still written). Idempotent: later calls return success and
+  // write nothing. No fsync: durability is the file system's business.
+  [[nodiscard]] Status close(std::span<const InterfaceStats> stats = {});
+
+  // Bytes handed to the output so far, header blocks included. Readable from any thread (a
+  // file-size trigger polls it).
+  uint64_t bytes_written() const noexcept;
+  bool is_open() const noexcept;
+  // "output file '<path>'" or "standard output": the prefix of every error message.
+  const std::string& output_name() const noexcept;
+  const std::vector<InterfaceInfo>& interfaces() const noexcept;
+
+ private:
+  // Heap-held so the writer can move while the mutex and atomic stay put.
+  struct State {
+    std::mutex mutex;
+    UniqueFd fd;
+    std::string output_name;
+    std::vector<InterfaceInfo> interfaces;
+    std::atomic<uint64_t> bytes_written{0};
+    std::optional<Error> failed;  // the first write error; sticky
+    bool closed = false;
+  };
+
+  explicit PcapngWriter(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
+  // Caller holds state_->mutex.
+  Status write_locked(std::span<const std::byte> bytes);
+  Status close_locked();
+
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace xesp
