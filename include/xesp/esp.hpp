@@ -94,10 +94,18 @@ class Esp {
   std::string last_error() const;
   ConnectionInfo connection_info() const;
 
-  // The shared provider (for IRTC views and the C ABI).
-  npp::Provider& provider();
+  // A capture agent on the local subnet (QueryStations).
+  struct Station {
+    uint32_t flags = 0;  // kStationLoaded | kStationRunning | kStationCapturing
+    std::string machine_name;
+    std::string user_name;
+  };
+  // Lists the agents found; callable in any state. Agents arrive with the remote provider:
+  // until then the list is empty.
+  std::error_code query_stations(std::vector<Station>& stations) const;
 
  private:
+  friend class Rtc;
   std::shared_ptr<npp::Provider> provider_;
 };
 

@@ -11,7 +11,7 @@ namespace xesp::capture {
 
 class CallbackSink final : public FrameSink {
  public:
-  using Callback = std::function<void(uint32_t queue_index, std::span<const Frame> frames)>;
+  using Callback = std::function<void(std::span<const Frame> frames)>;
   CallbackSink(Callback callback, LimitGate::Handler on_limit)
       : callback_(std::move(callback)), gate_(std::move(on_limit)) {}
 
@@ -24,7 +24,8 @@ class CallbackSink final : public FrameSink {
         break;
       }
     }
-    if (kept && callback_) callback_(queue_index, batch.first(kept));
+    (void)queue_index;
+    if (kept && callback_) callback_(batch.first(kept));
     return kept;
   }
   void set_limits(const SinkLimits& limits) { gate_.set(limits); }

@@ -4,14 +4,11 @@
 #include <cstdint>
 #include <span>
 
+#include "xesp/frame.hpp"
+
 namespace xesp::capture {
 
-struct Frame {
-  const uint8_t* data;    // the frame in UMEM: valid only during FrameSink::consume
-  uint32_t len;           // bytes present (the whole frame as received)
-  uint32_t orig_len;      // length on the wire
-  uint64_t timestamp_ns;  // receive time, ns since the Unix epoch (UTC)
-};
+using Frame = xesp::Frame;  // data points into UMEM: valid only during FrameSink::consume
 
 class FrameSink {
  public:

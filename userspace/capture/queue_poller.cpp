@@ -66,6 +66,7 @@ void QueuePoller::run() {
   xsk_ring_cons* rx = socket.rx();
   xsk_ring_prod* fill = queue_.umem().fill();
   uint8_t* base = queue_.umem().base();
+  const uint32_t nic_queue = queue_.nic_queue();
   const uint32_t batch = config_.batch_size;
   std::vector<Frame> frames(batch);
   int64_t tai_offset = tai_to_utc_offset_ns();
@@ -96,6 +97,8 @@ void QueuePoller::run() {
       Frame& f = frames[i];
       f.data = data;
       f.len = desc->len;
+      f.queue = nic_queue;
+      f.flags = 0;
       if (meta.magic == XESP_META_MAGIC) {
         f.orig_len = meta.orig_len;
         f.timestamp_ns = meta.rx_tai_ns + static_cast<uint64_t>(tai_offset);

@@ -1,8 +1,11 @@
-#include "xesp/esp.hpp"
-
+// The C++ API: thin views (Esp, Rtc) over the shared provider.
 #include "npp/provider.hpp"
+#include "xesp/esp.hpp"
+#include "xesp/rtc.hpp"
 
 namespace xesp {
+
+using npp::Via;
 
 Esp::Esp() : provider_(std::make_shared<npp::Provider>()) {}
 Esp::~Esp() = default;
@@ -11,30 +14,66 @@ Esp& Esp::operator=(Esp&&) noexcept = default;
 
 std::error_code Esp::connect(const Blob& config, StatusCallback callback, void* user_context,
                              Blob* error_blob) {
-  return provider_->connect(npp::Via::esp, config, std::move(callback), nullptr, user_context,
+  return provider_->connect(Via::esp, config, std::move(callback), nullptr, user_context,
                             error_blob);
 }
-std::error_code Esp::disconnect() { return provider_->disconnect(npp::Via::esp); }
+std::error_code Esp::disconnect() { return provider_->disconnect(Via::esp); }
 std::error_code Esp::query_status(NetworkStatus& status) const {
   status = provider_->status();
   return {};
 }
 std::error_code Esp::configure(const Blob& config, Blob* error_blob) {
-  return provider_->configure(npp::Via::esp, config, error_blob);
+  return provider_->configure(Via::esp, config, error_blob);
 }
-std::error_code Esp::start(std::string& file_name) {
-  return provider_->start(npp::Via::esp, &file_name);
-}
-std::error_code Esp::pause() { return provider_->pause(npp::Via::esp); }
-std::error_code Esp::resume() { return provider_->resume(npp::Via::esp); }
-std::error_code Esp::stop(Statistics& statistics) {
-  return provider_->stop(npp::Via::esp, &statistics);
-}
+std::error_code Esp::start(std::string& file_name) { return provider_->start(Via::esp, &file_name); }
+std::error_code Esp::pause() { return provider_->pause(Via::esp); }
+std::error_code Esp::resume() { return provider_->resume(Via::esp); }
+std::error_code Esp::stop(Statistics& statistics) { return provider_->stop(Via::esp, &statistics); }
 std::error_code Esp::get_control_state(bool& running, bool& paused) const {
-  return provider_->control_state(npp::Via::esp, &running, &paused);
+  return provider_->control_state(Via::esp, &running, &paused);
+}
+std::error_code Esp::query_stations(std::vector<Station>& stations) const {
+  stations.clear();
+  for (const auto& s : provider_->query_stations())
+    stations.push_back({s.flags, s.machine_name, s.user_name});
+  return {};
 }
 std::string Esp::last_error() const { return provider_->last_error(); }
 ConnectionInfo Esp::connection_info() const { return provider_->connection_info(); }
-npp::Provider& Esp::provider() { return *provider_; }
+
+Rtc::Rtc() : provider_(std::make_shared<npp::Provider>()) {}
+Rtc::Rtc(Esp& esp) : provider_(esp.provider_) {}
+Rtc::~Rtc() = default;
+Rtc::Rtc(Rtc&&) noexcept = default;
+Rtc& Rtc::operator=(Rtc&&) noexcept = default;
+
+std::error_code Rtc::connect(const Blob& config, StatusCallback status, FramesCallback frames,
+                             void* user_context, Blob* error_blob) {
+  return provider_->connect(Via::rtc, config, std::move(status), std::move(frames), user_context,
+                            error_blob);
+}
+std::error_code Rtc::disconnect() { return provider_->disconnect(Via::rtc); }
+std::error_code Rtc::query_status(NetworkStatus& status) const {
+  status = provider_->status();
+  return {};
+}
+std::error_code Rtc::configure(const Blob& config, Blob* error_blob) {
+  return provider_->configure(Via::rtc, config, error_blob);
+}
+std::error_code Rtc::start() { return provider_->start(Via::rtc, nullptr); }
+std::error_code Rtc::pause() { return provider_->pause(Via::rtc); }
+std::error_code Rtc::resume() { return provider_->resume(Via::rtc); }
+std::error_code Rtc::stop() { return provider_->stop(Via::rtc, nullptr); }
+std::error_code Rtc::get_control_state(bool& running, bool& paused) const {
+  return provider_->control_state(Via::rtc, &running, &paused);
+}
+std::error_code Rtc::get_total_statistics(Statistics& statistics, bool clear) {
+  return provider_->total_statistics(Via::rtc, &statistics, clear);
+}
+std::error_code Rtc::insert_special_frame(std::string_view text) {
+  return provider_->insert_special_frame(Via::rtc, text);
+}
+std::string Rtc::last_error() const { return provider_->last_error(); }
+ConnectionInfo Rtc::connection_info() const { return provider_->connection_info(); }
 
 }  // namespace xesp

@@ -36,6 +36,14 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+uint32_t trigger_value(const std::string& name) {
+  static const char* const kNames[] = {"StopAfterFrames",  "StopAfterBytes",   "StopAfterSeconds",
+                                       "StopAfterFileSize", "PauseAfterFrames", "PauseAfterBytes"};
+  for (uint32_t i = 0; i < 6; ++i)
+    if (name == kNames[i]) return i + 1;
+  return 0;
+}
+
 // The nearest NMERR for an OS failure; the sentence keeps the real reason.
 nmerr nmerr_from_errno(int err) {
   switch (err) {
@@ -490,13 +498,7 @@ std::error_code Provider::do_start(std::string* file_name) {
           boost::asio::post(io_, [this, e] { on_sink_error(e); });
         });
   } else {
-    auto frames_cb = frames_cb_;
-    auto queues = c.queues;
-    cap->callback_sink = std::make_unique<capture::CallbackSink>(
-        [frames_cb, queues](uint32_t index, std::span<const capture::Frame> frames) {
-          if (frames_cb) frames_cb(queues[index], frames);
-        },
-        on_limit);
+    cap->callback_sink = std::make_unique<capture::CallbackSink>(frames_cb_, on_limit);
   }
   cap->pause_trigger_armed =
       config_.triggers.pause_after_frames.has_value() || config_.triggers.pause_after_bytes.has_value();
@@ -572,6 +574,7 @@ void Provider::deliver(UpdateEvent event) {
     event.context = user_context_;
   }
   if (!cb) return;
+  if (!event.trigger_name.empty()) event.value = trigger_value(event.trigger_name);
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
   event.timestamp_us = static_cast<uint64_t>(ts.tv_sec) * 1'000'000ULL + ts.tv_nsec / 1000;
@@ -769,11 +772,14 @@ std::error_code Provider::insert_special_frame(Via via, std::string_view text) {
       return fail(code_of(st.error()), st.error().message);
     return {};
   }
-  // IRTC: a zero-length frame whose data is the marker text, on queue 0's callback.
-  capture::Frame marker{reinterpret_cast<const uint8_t*>(text.data()),
-                        static_cast<uint32_t>(text.size()), 0, realtime_ns()};
-  if (frames_cb_) frames_cb_(connection_->queues.front(), std::span<const capture::Frame>(&marker, 1));
+  // IRTC: a frame flagged special whose data is the marker text, on the caller's thread.
+  Frame marker{reinterpret_cast<const uint8_t*>(text.data()), static_cast<uint32_t>(text.size()),
+               static_cast<uint32_t>(text.size()), realtime_ns(), connection_->queues.front(),
+               kFrameSpecial};
+  if (frames_cb_) frames_cb_(std::span<const Frame>(&marker, 1));
   return {};
 }
+
+std::vector<Station> Provider::query_stations() const { return {}; }
 
 }  // namespace xesp::npp

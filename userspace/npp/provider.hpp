@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -37,8 +38,15 @@ enum class Via { none, esp, rtc };
 enum class State { disconnected, idle, capturing, paused, stopped };
 
 // IRTC: frames handed to the caller on the poller thread of their queue.
-using FramesCallback =
-    std::function<void(uint32_t nic_queue, std::span<const capture::Frame> frames)>;
+using FramesCallback = std::function<void(std::span<const Frame> frames)>;
+
+// A capture agent found by QueryStations.
+struct Station {
+  uint32_t flags = 0;  // STATIONQUERY_FLAGS_*
+  std::string machine_name;
+  std::string user_name;
+  std::array<uint8_t, 6> adapter_address{};
+};
 
 class Provider {
  public:
@@ -61,6 +69,9 @@ class Provider {
   std::error_code total_statistics(Via via, Statistics* statistics, bool clear);
   // A marker in the stream: a comment in the file (IESP), a marked frame for IRTC callbacks.
   std::error_code insert_special_frame(Via via, std::string_view text);
+  // Capture agents on the local subnet. Stations are found by asking agents, which arrive
+  // with the remote provider: until then the list is empty (not an error), in every state.
+  std::vector<Station> query_stations() const;
 
   Via connected_via() const;
   std::string last_error() const;
