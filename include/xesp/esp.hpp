@@ -61,6 +61,16 @@ struct UpdateEvent {
 using StatusCallback = std::function<void(const UpdateEvent&)>;
 
 // What Connect and Start set up, as the kernel reports it.
+// A capture agent on the local subnet (QueryStations).
+inline constexpr uint32_t kStationLoaded = 0x1;
+inline constexpr uint32_t kStationRunning = 0x2;
+inline constexpr uint32_t kStationCapturing = 0x4;
+struct Station {
+  uint32_t flags = 0;  // kStation*
+  std::string machine_name;
+  std::string user_name;
+};
+
 struct ConnectionInfo {
   std::string interface;
   std::string driver;
@@ -94,12 +104,6 @@ class Esp {
   std::string last_error() const;
   ConnectionInfo connection_info() const;
 
-  // A capture agent on the local subnet (QueryStations).
-  struct Station {
-    uint32_t flags = 0;  // kStationLoaded | kStationRunning | kStationCapturing
-    std::string machine_name;
-    std::string user_name;
-  };
   // Lists the agents found; callable in any state. Agents arrive with the remote provider:
   // until then the list is empty.
   std::error_code query_stations(std::vector<Station>& stations) const;

@@ -39,6 +39,8 @@ class Rtc {
   std::error_code get_total_statistics(Statistics& statistics, bool clear);
   // A marker in the stream: the callback gets a frame flagged kFrameSpecial holding `text`.
   std::error_code insert_special_frame(std::string_view text);
+  // Capture agents on the local subnet; callable in any state (see Esp::query_stations).
+  std::error_code query_stations(std::vector<Station>& stations) const;
 
   std::string last_error() const;
   ConnectionInfo connection_info() const;

@@ -32,11 +32,19 @@ std::error_code Esp::stop(Statistics& statistics) { return provider_->stop(Via::
 std::error_code Esp::get_control_state(bool& running, bool& paused) const {
   return provider_->control_state(Via::esp, &running, &paused);
 }
-std::error_code Esp::query_stations(std::vector<Station>& stations) const {
+namespace {
+
+std::error_code list_stations(const npp::Provider& provider, std::vector<Station>& stations) {
   stations.clear();
-  for (const auto& s : provider_->query_stations())
+  for (const auto& s : provider.query_stations())
     stations.push_back({s.flags, s.machine_name, s.user_name});
   return {};
+}
+
+}  // namespace
+
+std::error_code Esp::query_stations(std::vector<Station>& stations) const {
+  return list_stations(*provider_, stations);
 }
 std::string Esp::last_error() const { return provider_->last_error(); }
 ConnectionInfo Esp::connection_info() const { return provider_->connection_info(); }
@@ -72,6 +80,9 @@ std::error_code Rtc::get_total_statistics(Statistics& statistics, bool clear) {
 }
 std::error_code Rtc::insert_special_frame(std::string_view text) {
   return provider_->insert_special_frame(Via::rtc, text);
+}
+std::error_code Rtc::query_stations(std::vector<Station>& stations) const {
+  return list_stations(*provider_, stations);
 }
 std::string Rtc::last_error() const { return provider_->last_error(); }
 ConnectionInfo Rtc::connection_info() const { return provider_->connection_info(); }
