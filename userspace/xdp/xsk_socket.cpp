@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 #include <xdp/xsk.h>
 
+#include <chrono>
+#include <thread>
+
 namespace xesp::xdp {
 
 const char* to_string(BindMode mode) {
@@ -40,6 +43,13 @@ XskSocket::~XskSocket() = default;
 
 namespace {
 
+// A closed socket leaves its queue busy for a moment: the kernel detaches the buffer pool from
+// the queue in a work item after the socket is destroyed (xp_release_deferred), so a bind right
+// after the previous owner closed fails with EBUSY (seen on 6.18 when Disconnect is followed by
+// Connect, or Configure rebuilds the sockets). Retry for a bounded time; a queue held by a live
+// socket of another process stays busy and the error stands.
+constexpr auto kBusyQueueGrace = std::chrono::seconds(2);
+
 int try_create(xsk_socket** xsk, const std::string& ifname, uint32_t queue, UmemArea& umem,
                xsk_ring_cons* rx, uint32_t rx_size, uint16_t copy_flag) {
   xsk_socket_config cfg{};
@@ -48,7 +58,13 @@ int try_create(xsk_socket** xsk, const std::string& ifname, uint32_t queue, Umem
   // xesp loads and attaches its own program through a BPF link; libxdp must not load one.
   cfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
   cfg.bind_flags = XDP_USE_NEED_WAKEUP | copy_flag;
-  return xsk_socket__create(xsk, ifname.c_str(), queue, umem.umem(), rx, nullptr, &cfg);
+  const auto deadline = std::chrono::steady_clock::now() + kBusyQueueGrace;
+  for (;;) {
+    int err = xsk_socket__create(xsk, ifname.c_str(), queue, umem.umem(), rx, nullptr, &cfg);
+    if (err != -EBUSY || std::chrono::steady_clock::now() >= deadline) return err;
+    *xsk = nullptr;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
 }  // namespace
