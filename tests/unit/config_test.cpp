@@ -90,6 +90,8 @@ TEST(Config, EveryTagParses) {
                                 "NPP:Config:CaptureFile=/tmp/x.pcapng\n"
                                 "NPP:Config:Promiscuous=no\n"
                                 "NPP:Config:UpdateFreq=250\n"
+                                "NPP:Config:BusyPoll=50\n"
+                                "NPP:Config:PollerCpus=0-1\n"
                                 "NPP:Trigger:StopAfterFrames=10\n"
                                 "NPP:Trigger:StopAfterBytes=2k\n"
                                 "NPP:Trigger:StopAfterSeconds=1.5\n"
@@ -112,6 +114,8 @@ TEST(Config, EveryTagParses) {
   EXPECT_EQ(c.capture_file, "/tmp/x.pcapng");
   EXPECT_FALSE(c.promiscuous);
   EXPECT_EQ(c.update_freq_ms, 250u);
+  EXPECT_EQ(c.busy_poll_us, 50u);
+  EXPECT_EQ(c.poller_cpus, (std::vector<uint32_t>{0, 1}));
   EXPECT_EQ(c.triggers.stop_after_frames, 10u);
   EXPECT_EQ(c.triggers.stop_after_bytes, 2048u);
   EXPECT_DOUBLE_EQ(*c.triggers.stop_after_seconds, 1.5);
@@ -195,6 +199,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Invalid{"NPP:Config:Queues=,", "Queues", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:Promiscuous=maybe", "Promiscuous", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:XdpMode=hw", "XdpMode", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:BusyPoll=2000000", "BusyPoll", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:PollerCpus=9999", "PollerCpus", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:PollerCpus=all", "PollerCpus", nmerr::blob_conversion_error},
                       Invalid{"NPP:Trigger:StopAfterFrames=0", "StopAfterFrames", nmerr::illegal_trigger},
                       Invalid{"NPP:Trigger:StopAfterSeconds=-2", "StopAfterSeconds", nmerr::illegal_trigger},
                       Invalid{"NPP:Trigger:StopAfterSeconds=nan", "StopAfterSeconds",

@@ -86,6 +86,22 @@ TEST(LimitGate, FileSizeIsACap) {
   EXPECT_EQ(fired[0], LimitKind::file_size);
 }
 
+TEST(LimitGate, ClaimABatchKeepsAPrefixUnderAByteLimit) {
+  std::vector<LimitKind> fired;
+  LimitGate gate([&](LimitKind k) { fired.push_back(k); });
+  std::vector<Frame> batch(8, Frame{nullptr, 100, 100, 0, 0, 0});
+  auto out = [](const Frame& f) { return uint64_t{f.len + 32u}; };
+  EXPECT_EQ(gate.claim(batch, out), 8u);  // unlimited: counted per batch
+  EXPECT_EQ(gate.bytes(), 800u);
+  EXPECT_EQ(gate.output_bytes(), 8u * 132);
+  gate.set({.max_frames = {}, .max_bytes = 1250, .max_file_size = {}});
+  EXPECT_EQ(gate.claim(batch, out), 5u) << "800 + 5 x 100 reaches 1250";
+  EXPECT_EQ(gate.frames(), 13u);
+  EXPECT_EQ(gate.claim(batch, out), 0u);
+  EXPECT_EQ(gate.frames(), 13u) << "refused frames are given back to the frame count";
+  ASSERT_EQ(fired.size(), 1u);
+}
+
 stats::QueueSample sample(uint64_t seen, uint64_t redirected, uint64_t received, uint64_t written,
                           uint64_t ring_full, uint64_t rx_dropped, uint64_t fill_empty) {
   stats::QueueSample s;

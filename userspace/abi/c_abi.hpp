@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "npp/provider.hpp"
+#include "xesp/esp.hpp"
 #include "xesp/iesp.h"
 #include "xesp/stats.hpp"
 
@@ -18,6 +19,10 @@ void to_c_statistics(const Statistics& in, STATISTICS* out) noexcept;
 // One STATIONQUERY entry: names as bytes and as UTF-16 (both truncated, NUL-terminated),
 // version BCD 0.1 (xesp's).
 void to_c_station(const npp::Station& in, STATIONQUERY* out) noexcept;
+
+// The host's UPDATE_EVENT of a provider event. lpFinalStats points to *storage (filled) only
+// when the action is STOP_CAPTURE or PAUSE_CAPTURE and the event carries totals; else NULL.
+void to_c_update_event(const UpdateEvent& in, UPDATE_EVENT* out, STATISTICS* storage) noexcept;
 
 // The HRESULT of a provider result: 0, or NMERR_TO_HRESULT of its nmerr value (an OS error
 // that escaped mapping becomes the nearest NMERR).

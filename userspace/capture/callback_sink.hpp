@@ -16,14 +16,7 @@ class CallbackSink final : public FrameSink {
       : callback_(std::move(callback)), gate_(std::move(on_limit)) {}
 
   uint32_t consume(uint32_t queue_index, std::span<const Frame> batch) override {
-    uint32_t kept = gate_.claim_frames(static_cast<uint32_t>(batch.size()));
-    for (uint32_t i = 0; i < kept; ++i) {
-      if (!gate_.claim_bytes(batch[i].orig_len, 0)) {
-        gate_.unclaim_frames(kept - i);
-        kept = i;
-        break;
-      }
-    }
+    const uint32_t kept = gate_.claim(batch, [](const Frame&) { return uint64_t{0}; });
     (void)queue_index;
     if (kept && callback_) callback_(batch.first(kept));
     return kept;

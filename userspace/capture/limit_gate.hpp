@@ -8,6 +8,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
+
+#include "xesp/frame.hpp"
 
 namespace xesp::capture {
 
@@ -36,6 +39,30 @@ class LimitGate {
   // One frame's wire bytes and output bytes; false when a byte limit refuses it.
   bool claim_bytes(uint32_t wire_len, uint64_t output_bytes);
   bool has_byte_limits() const { return byte_limits_.load(std::memory_order_relaxed); }
+
+  // The prefix of `batch` that may be kept, with every counter updated. output_size(frame)
+  // gives a frame's output bytes. Without byte limits this costs two atomic adds per batch.
+  template <typename OutputSize>
+  uint32_t claim(std::span<const Frame> batch, OutputSize output_size) {
+    uint32_t kept = claim_frames(static_cast<uint32_t>(batch.size()));
+    if (has_byte_limits()) {
+      for (uint32_t i = 0; i < kept; ++i) {
+        if (!claim_bytes(batch[i].orig_len, output_size(batch[i]))) {
+          unclaim_frames(kept - i);
+          return i;
+        }
+      }
+      return kept;
+    }
+    uint64_t wire = 0, output = 0;
+    for (uint32_t i = 0; i < kept; ++i) {
+      wire += batch[i].orig_len;
+      output += output_size(batch[i]);
+    }
+    bytes_.fetch_add(wire, std::memory_order_relaxed);
+    output_.fetch_add(output, std::memory_order_relaxed);
+    return kept;
+  }
 
   uint64_t frames() const { return frames_.load(std::memory_order_relaxed); }
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }

@@ -35,15 +35,12 @@ PcapngSink::~PcapngSink() = default;
 
 uint32_t PcapngSink::consume(uint32_t queue_index, std::span<const Frame> batch) {
   QueueOut& q = *queues_[queue_index];
-  uint32_t kept = gate_.claim_frames(static_cast<uint32_t>(batch.size()));
+  const uint32_t snap = snap_length_;
+  const uint32_t kept = gate_.claim(
+      batch, [snap](const Frame& f) { return EpbBuffer::block_size(std::min(f.len, snap)); });
   for (uint32_t i = 0; i < kept; ++i) {
     const Frame& f = batch[i];
-    const uint32_t caplen = std::min(f.len, snap_length_);
-    if (!gate_.claim_bytes(f.orig_len, EpbBuffer::block_size(caplen))) {
-      gate_.unclaim_frames(kept - i);
-      kept = i;
-      break;
-    }
+    const uint32_t caplen = std::min(f.len, snap);
     if (!q.buffer.append(f.timestamp_ns, f.data, caplen, f.orig_len)) {
       flush(q);
       (void)q.buffer.append(f.timestamp_ns, f.data, caplen, f.orig_len);

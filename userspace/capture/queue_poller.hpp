@@ -16,6 +16,7 @@ struct PollerConfig {
   uint32_t batch_size = 256;
   int cpu = -1;            // pin the thread to this CPU; -1: leave it to the scheduler
   int poll_timeout_ms = 100;
+  uint64_t spin_ns = 0;    // busy-poll this long on an empty ring before sleeping
 };
 
 // Counters a poller publishes (relaxed atomics, written by the poller only).

@@ -34,6 +34,7 @@ std::string option_for_tag(const std::string& tag) {
       {"FrameSize", "--frame-size"},         {"FrameCount", "--frame-count"},
       {"RxRingSize", "--ring-size"},         {"FillRingSize", "--fill-ring-size"},
       {"BatchSize", "--batch-size"},         {"StopAfterBytes", "--stop-after-bytes"},
+      {"BusyPoll", "--busy-poll"},           {"PollerCpus", "--cpus"},
       {"StopAfterFileSize", "--stop-after-file-size"},
   };
   auto it = names.find(tag);
@@ -63,6 +64,8 @@ Blob build_blob(const CaptureOptions& o) {
   if (o.ring_size) set("Config", "RxRingSize", std::to_string(*o.ring_size));
   if (o.fill_ring_size) set("Config", "FillRingSize", std::to_string(*o.fill_ring_size));
   if (o.batch_size) set("Config", "BatchSize", std::to_string(*o.batch_size));
+  if (o.busy_poll) set("Config", "BusyPoll", std::to_string(*o.busy_poll));
+  if (!o.cpus.empty()) set("Config", "PollerCpus", o.cpus);
   if (!o.stop_after_bytes.empty()) set("Trigger", "StopAfterBytes", o.stop_after_bytes);
   if (!o.stop_after_file_size.empty()) set("Trigger", "StopAfterFileSize", o.stop_after_file_size);
   if (o.no_promisc) set("Config", "Promiscuous", "no");

@@ -8,6 +8,8 @@
 #include <set>
 #include <string_view>
 
+#include <unistd.h>
+
 #include "xesp_shared.h"
 
 namespace xesp::npp {
@@ -151,6 +153,17 @@ const std::vector<TagDef>& tag_table() {
        [](CaptureConfig& c, const std::string& v) {
          return set_u32(c.update_freq_ms, v, "number of milliseconds");
        }},
+      {"Config", "BusyPoll",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_u32(c.busy_poll_us, v, "number of microseconds");
+       }},
+      {"Config", "PollerCpus",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto list = parse_queue_list(v);  // the same "0-3,6" syntax
+         if (!list || !*list) return "CPU list '" + v + "': expected numbers and ranges like 1-3,5";
+         c.poller_cpus = **list;
+         return std::nullopt;
+       }},
       {"Trigger", "StopAfterFrames",
        [](CaptureConfig& c, const std::string& v) {
          return set_trigger_u64(c.triggers.stop_after_frames, v, false);
@@ -279,6 +292,16 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
     add("Config", "SnapLength", nmerr::blob_conversion_error,
         "snap length " + std::to_string(c.snap_length) + " is not in 1.." +
             std::to_string(kMaxSnapLength));
+  if (c.busy_poll_us > 1'000'000)
+    add("Config", "BusyPoll", nmerr::blob_conversion_error,
+        "busy poll " + std::to_string(c.busy_poll_us) + " us is above one second");
+  const long cpus = ::sysconf(_SC_NPROCESSORS_CONF);
+  for (uint32_t cpu : c.poller_cpus) {
+    if (cpus > 0 && cpu >= static_cast<unsigned long>(cpus))
+      add("Config", "PollerCpus", nmerr::blob_conversion_error,
+          "CPU " + std::to_string(cpu) + " does not exist (this machine has " +
+              std::to_string(cpus) + ")");
+  }
   if (c.queues && c.queues->empty())
     add("Config", "Queues", nmerr::blob_conversion_error, "empty queue list");
   const auto& t = c.triggers;

@@ -48,6 +48,8 @@ struct CaptureConfig {
   std::string capture_file;                // exact file for the next Start; "-" is stdout
   bool promiscuous = true;
   uint32_t update_freq_ms = 1000;          // status callback interval; 0: never
+  uint32_t busy_poll_us = 0;               // pollers spin this long on an empty ring before sleeping
+  std::vector<uint32_t> poller_cpus;       // pin poller i to poller_cpus[i % size]; empty: unpinned
   Triggers triggers;
 
   uint32_t effective_frame_count() const {

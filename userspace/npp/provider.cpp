@@ -507,9 +507,14 @@ std::error_code Provider::do_start(std::string* file_name) {
 
   capture::PollerConfig pc;
   pc.batch_size = config_.batch_size;
-  for (uint32_t i = 0; i < c.rx.size(); ++i)
+  pc.spin_ns = static_cast<uint64_t>(config_.busy_poll_us) * 1000;
+  for (uint32_t i = 0; i < c.rx.size(); ++i) {
+    pc.cpu = config_.poller_cpus.empty()
+                 ? -1
+                 : static_cast<int>(config_.poller_cpus[i % config_.poller_cpus.size()]);
     capture_->pollers.push_back(
         std::make_unique<capture::QueuePoller>(i, c.rx[i], capture_->sink(), pc));
+  }
   capture_->start_samples = sample_queues();
   capture_->nic_start = stats::read_nic_counters(c.nic.name);
   capture_->start_realtime_ns = realtime_ns();
