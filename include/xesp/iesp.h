@@ -298,8 +298,9 @@ typedef struct IRTCVtbl {
   HRESULT (*Stop)(IRTC *This);
   HRESULT (*GetControlState)(IRTC *This, BOOL *IsRunnning, BOOL *IsPaused);
   HRESULT (*GetTotalStatistics)(IRTC *This, LPSTATISTICS lpStats, BOOL fClearAfterReading);
-  /* Conversation tables arrive with the conversation-statistics issue: xesp fills the
-   * STATISTICS part of lpStats and reports zero stations and sessions. */
+  /* Conversation tables arrive with the conversation-statistics issue: until then xesp sets
+   * *nSessions and *nStations to 0 and writes nothing to the tables (which may be NULL).
+   * nSessions and nStations must not be NULL. Totals come from GetTotalStatistics. */
   HRESULT (*GetConversationStatistics)(IRTC *This, DWORD *nSessions, void *lpSessionStats,
                                        DWORD *nStations, void *lpStationStats,
                                        BOOL fClearAfterReading);

@@ -25,7 +25,8 @@
 #endif
 
 // ---- IIDs (the SDK's values) ---------------------------------------------------------------
-const IID IID_IUnknown = {0x00000000, 0x0000, 0x0000, {0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46}};
+const IID IID_IUnknown = {
+    0x00000000, 0x0000, 0x0000, {0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46}};
 const IID IID_IESP = {0xE99A04AA, 0xAB95, 0x11D0, {0xBE, 0x96, 0x00, 0xA0, 0xC9, 0x49, 0x89, 0xDE}};
 const IID IID_IRTC = {0x4811EA40, 0xB582, 0x11CE, {0xB5, 0xAF, 0x00, 0xAA, 0x00, 0x6C, 0xB3, 0x7D}};
 
@@ -131,7 +132,9 @@ int64_t sat64(uint64_t v) noexcept {
              : static_cast<int64_t>(v);
 }
 
-bool iid_equal(const IID& a, const IID& b) noexcept { return std::memcmp(&a, &b, sizeof(IID)) == 0; }
+bool iid_equal(const IID& a, const IID& b) noexcept {
+  return std::memcmp(&a, &b, sizeof(IID)) == 0;
+}
 
 // ---- The provider object: two faces over one npp::Provider ---------------------------------
 struct ProviderObject;
@@ -176,7 +179,9 @@ ProviderObject* self_of(IRTC* p) noexcept {
   return reinterpret_cast<RtcFace*>(p)->self;
 }
 
-ULONG add_ref(ProviderObject* o) noexcept { return o->refs.fetch_add(1, std::memory_order_relaxed) + 1; }
+ULONG add_ref(ProviderObject* o) noexcept {
+  return o->refs.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 ULONG release(ProviderObject* o) noexcept {
   const ULONG left = o->refs.fetch_sub(1, std::memory_order_acq_rel) - 1;
@@ -216,7 +221,9 @@ HRESULT query_interface(ProviderObject* o, REFIID riid, void** ppv) noexcept {
   return S_OK;
 }
 
-const char* via_name(Via via) { return via == Via::esp ? "IESP" : via == Via::rtc ? "IRTC" : "none"; }
+const char* via_name(Via via) {
+  return via == Via::esp ? "IESP" : via == Via::rtc ? "IRTC" : "none";
+}
 
 // The HRESULT of a provider call, with the sentence behind a failure in the thread's text.
 HRESULT result(const ProviderObject& o, const char* where, Via via, std::error_code ec) {
@@ -225,8 +232,8 @@ HRESULT result(const ProviderObject& o, const char* where, Via via, std::error_c
   if (ec == nmerr::not_connected) {
     why = "the provider is not connected (call Connect first)";
   } else if (ec == nmerr::not_esp || ec == nmerr::not_realtime) {
-    why = std::string("the provider is connected through ") + via_name(o.provider->connected_via()) +
-          ", not " + via_name(via);
+    why = std::string("the provider is connected through ") +
+          via_name(o.provider->connected_via()) + ", not " + via_name(via);
   } else {
     why = o.provider->last_error();
   }
@@ -283,9 +290,9 @@ HRESULT query_stations(ProviderObject* o, const char* where, QUERYTABLE* table) 
   const std::vector<npp::Station> found = o->provider->query_stations();
   for (size_t i = 0; i < found.size() && i < capacity; ++i) {
     // StationQuery[1] is the SDK's variable-length tail: the caller sized it for `capacity`.
-    STATIONQUERY* entry = reinterpret_cast<STATIONQUERY*>(
-        reinterpret_cast<unsigned char*>(table) + offsetof(QUERYTABLE, StationQuery) +
-        i * sizeof(STATIONQUERY));
+    STATIONQUERY* entry = reinterpret_cast<STATIONQUERY*>(reinterpret_cast<unsigned char*>(table) +
+                                                          offsetof(QUERYTABLE, StationQuery) +
+                                                          i * sizeof(STATIONQUERY));
     to_c_station(found[i], entry);
   }
   table->nStationQueries = static_cast<DWORD>(found.size());
@@ -306,7 +313,8 @@ HRESULT configure(ProviderObject* o, const char* where, Via via, HBLOB config, H
 
 // ---- IESP ----------------------------------------------------------------------------------
 HRESULT esp_query_interface(IESP* This, REFIID riid, void** ppv) {
-  return guard_hr("IESP::QueryInterface", [&] { return query_interface(self_of(This), riid, ppv); });
+  return guard_hr("IESP::QueryInterface",
+                  [&] { return query_interface(self_of(This), riid, ppv); });
 }
 ULONG esp_add_ref(IESP* This) {
   ProviderObject* o = self_of(This);
@@ -351,7 +359,8 @@ HRESULT esp_query_status(IESP* This, NETWORKSTATUS* status) {
 
 HRESULT esp_configure(IESP* This, HBLOB config, HBLOB errors) {
   constexpr const char* kWhere = "IESP::Configure";
-  return guard_hr(kWhere, [&] { return configure(self_of(This), kWhere, Via::esp, config, errors); });
+  return guard_hr(kWhere,
+                  [&] { return configure(self_of(This), kWhere, Via::esp, config, errors); });
 }
 
 HRESULT esp_start(IESP* This, char* file_name) {
@@ -411,7 +420,8 @@ HRESULT esp_stop(IESP* This, LPSTATISTICS stats) {
 
 HRESULT esp_get_control_state(IESP* This, BOOL* running, BOOL* paused) {
   constexpr const char* kWhere = "IESP::GetControlState";
-  return guard_hr(kWhere, [&] { return control_state(self_of(This), kWhere, Via::esp, running, paused); });
+  return guard_hr(kWhere,
+                  [&] { return control_state(self_of(This), kWhere, Via::esp, running, paused); });
 }
 
 HRESULT esp_query_stations(IESP* This, QUERYTABLE* table) {
@@ -421,7 +431,8 @@ HRESULT esp_query_stations(IESP* This, QUERYTABLE* table) {
 
 // ---- IRTC ----------------------------------------------------------------------------------
 HRESULT rtc_query_interface(IRTC* This, REFIID riid, void** ppv) {
-  return guard_hr("IRTC::QueryInterface", [&] { return query_interface(self_of(This), riid, ppv); });
+  return guard_hr("IRTC::QueryInterface",
+                  [&] { return query_interface(self_of(This), riid, ppv); });
 }
 ULONG rtc_add_ref(IRTC* This) {
   ProviderObject* o = self_of(This);
@@ -469,7 +480,8 @@ HRESULT rtc_query_status(IRTC* This, NETWORKSTATUS* status) {
 
 HRESULT rtc_configure(IRTC* This, HBLOB config, HBLOB errors) {
   constexpr const char* kWhere = "IRTC::Configure";
-  return guard_hr(kWhere, [&] { return configure(self_of(This), kWhere, Via::rtc, config, errors); });
+  return guard_hr(kWhere,
+                  [&] { return configure(self_of(This), kWhere, Via::rtc, config, errors); });
 }
 
 // Start, Pause, Resume, Stop: no arguments but This.
@@ -483,7 +495,8 @@ HRESULT rtc_simple(IRTC* This, const char* where, Call call) {
 }
 
 HRESULT rtc_start(IRTC* This) {
-  return rtc_simple(This, "IRTC::Start", [](npp::Provider& p) { return p.start(Via::rtc, nullptr); });
+  return rtc_simple(This, "IRTC::Start",
+                    [](npp::Provider& p) { return p.start(Via::rtc, nullptr); });
 }
 HRESULT rtc_pause(IRTC* This) {
   return rtc_simple(This, "IRTC::Pause", [](npp::Provider& p) { return p.pause(Via::rtc); });
@@ -497,7 +510,8 @@ HRESULT rtc_stop(IRTC* This) {
 
 HRESULT rtc_get_control_state(IRTC* This, BOOL* running, BOOL* paused) {
   constexpr const char* kWhere = "IRTC::GetControlState";
-  return guard_hr(kWhere, [&] { return control_state(self_of(This), kWhere, Via::rtc, running, paused); });
+  return guard_hr(kWhere,
+                  [&] { return control_state(self_of(This), kWhere, Via::rtc, running, paused); });
 }
 
 HRESULT rtc_get_total_statistics(IRTC* This, LPSTATISTICS stats, BOOL clear) {
@@ -515,8 +529,7 @@ HRESULT rtc_get_total_statistics(IRTC* This, LPSTATISTICS stats, BOOL clear) {
 }
 
 HRESULT rtc_get_conversation_statistics(IRTC* This, DWORD* sessions, void* /*session_stats*/,
-                                        DWORD* stations, void* /*station_stats*/,
-                                        BOOL /*clear*/) {
+                                        DWORD* stations, void* /*station_stats*/, BOOL /*clear*/) {
   constexpr const char* kWhere = "IRTC::GetConversationStatistics";
   return guard_hr(kWhere, [&] {
     ProviderObject* o = self_of(This);
@@ -815,8 +828,9 @@ DWORD SetStringInBlob(HBLOB hBlob, const char* owner, const char* category, cons
     if (!hBlob) return blob_not_initialized(kWhere);
     if (!xesp::abi::valid_name(owner) || !xesp::abi::valid_name(category) ||
         !xesp::abi::valid_name(tag))
-      return blob_invalid(kWhere, "owner, category and tag must be non-empty names without ':', "
-                                  "'=' or line breaks");
+      return blob_invalid(kWhere,
+                          "owner, category and tag must be non-empty names without ':', "
+                          "'=' or line breaks");
     if (!value) return blob_invalid(kWhere, "value is NULL");
     if (std::strpbrk(value, "\r\n")) return blob_invalid(kWhere, "value has a line break");
     hBlob->blob.set(owner, category, tag, value);
@@ -969,7 +983,8 @@ HRESULT CreateNPPInterface(HBLOB hBlob, REFIID riid, void** ppvObject) {
     // The NIC is not touched here: Connect reads the blob again and builds everything.
     auto object = std::make_unique<xesp::abi::ProviderObject>();
     object->provider = std::make_shared<xesp::npp::Provider>();
-    *ppvObject = rtc ? static_cast<void*>(&object->rtc.iface) : static_cast<void*>(&object->esp.iface);
+    *ppvObject =
+        rtc ? static_cast<void*>(&object->rtc.iface) : static_cast<void*>(&object->esp.iface);
     object.release();
     return S_OK;
   });
