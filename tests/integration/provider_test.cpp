@@ -3,7 +3,9 @@
 // Start/Stop, blob errors are named, and every trigger fires the status callback.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <thread>
 #include <mutex>
 #include <set>
 
@@ -433,6 +435,62 @@ TEST_F(Provider, RtcHandsEveryFrameToTheCallbackAndMarksSpecialFrames) {
   EXPECT_EQ(others, 0u);
   ASSERT_EQ(markers.size(), 1u);
   EXPECT_EQ(markers[0], "marker one");
+  EXPECT_EQ(rtc.disconnect(), std::error_code());
+}
+
+// A frames callback runs on a poller that Stop must join: what it requests happens on the
+// control thread right after, and calls that would wait for the provider are refused.
+TEST_F(Provider, FramesCallbackMayRequestStopAndPause) {
+  Rtc rtc;
+  std::atomic<int> stop_code{-1}, stats_code{-1}, status_state{-1};
+  std::atomic<bool> asked{false};
+  auto frames = [&](std::span<const Frame>) {
+    if (asked.exchange(true)) return;
+    NetworkStatus ns;
+    (void)rtc.query_status(ns);
+    status_state = static_cast<int>(ns.state);
+    Statistics st;
+    stats_code = rtc.get_total_statistics(st, false).value();
+    stop_code = rtc.stop().value();
+  };
+  ASSERT_EQ(rtc.connect(blob(), nullptr, frames), std::error_code()) << rtc.last_error();
+  ASSERT_EQ(rtc.start(), std::error_code());
+  send(100);
+  auto stopped = [&] {
+    bool running = true, paused = false;
+    (void)rtc.get_control_state(running, paused);
+    return !running;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!stopped() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(stopped()) << "Stop requested from the callback never happened";
+  EXPECT_EQ(stop_code, 0);
+  EXPECT_EQ(status_state, static_cast<int>(kStateCapturing));
+  EXPECT_EQ(stats_code, static_cast<int>(nmerr::invalid_parameter))
+      << "GetTotalStatistics waits for the provider: refused from a callback";
+  EXPECT_EQ(rtc.stop(), make_error_code(nmerr::not_capturing));
+  EXPECT_EQ(rtc.disconnect(), std::error_code());
+}
+
+TEST_F(Provider, SpecialFrameCallbackMayRequestPause) {
+  Rtc rtc;
+  std::atomic<int> pause_code{-1};
+  auto frames = [&](std::span<const Frame> batch) {
+    for (const Frame& f : batch)
+      if (f.flags & kFrameSpecial) pause_code = rtc.pause().value();
+  };
+  ASSERT_EQ(rtc.connect(blob(), nullptr, frames), std::error_code()) << rtc.last_error();
+  ASSERT_EQ(rtc.start(), std::error_code());
+  ASSERT_EQ(rtc.insert_special_frame("pause here"), std::error_code());
+  EXPECT_EQ(pause_code, 0);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  NetworkStatus ns;
+  do {
+    std::this_thread::sleep_for(5ms);
+    (void)rtc.query_status(ns);
+  } while (ns.state != kStatePaused && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(ns.state, kStatePaused);
+  EXPECT_EQ(rtc.stop(), std::error_code());
   EXPECT_EQ(rtc.disconnect(), std::error_code());
 }
 

@@ -26,6 +26,8 @@ int64_t tai_to_utc_offset_ns() {
 
 namespace {
 
+thread_local bool t_on_poller = false;
+
 uint64_t monotonic_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -39,6 +41,8 @@ uint64_t realtime_ns() {
 }
 
 }  // namespace
+
+bool on_poller_thread() { return t_on_poller; }
 
 QueuePoller::QueuePoller(uint32_t index, CaptureQueue& queue, FrameSink& sink,
                          const PollerConfig& config)
@@ -58,6 +62,7 @@ void QueuePoller::join() {
 }
 
 void QueuePoller::run() {
+  t_on_poller = true;
   if (config_.cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);

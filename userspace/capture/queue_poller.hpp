@@ -57,6 +57,10 @@ class QueuePoller {
   std::thread thread_;
 };
 
+// True on a poller thread (where sinks and IRTC frames callbacks run): the provider answers
+// calls made from there without taking its lock.
+bool on_poller_thread();
+
 // Realtime minus TAI: an integer number of seconds (leap seconds), 0 where NTP never set it.
 int64_t tai_to_utc_offset_ns();
 

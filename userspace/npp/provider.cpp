@@ -182,9 +182,39 @@ Provider::~Provider() {
   }
 }
 
-std::error_code Provider::fail(std::error_code code, std::string message) {
+std::error_code Provider::fail(std::error_code code, std::string message) const {
+  std::lock_guard lock(error_mutex_);
   last_error_ = std::move(message);
   return code;
+}
+
+namespace {
+thread_local bool t_in_marker_callback = false;  // InsertSpecialFrame's callback runs here
+}  // namespace
+
+bool Provider::from_callback() const {
+  return capture::on_poller_thread() || t_in_marker_callback;
+}
+
+std::error_code Provider::refuse_in_callback(const char* call) const {
+  return fail(nmerr::invalid_parameter,
+              std::string(call) + " is not allowed from a frames callback (only Pause, Resume, "
+                                  "Stop, QueryStatus and GetControlState are)");
+}
+
+std::error_code Provider::precheck(Via via, const char* call) const {
+  if (auto ec = check(via)) return fail(ec, std::string(call) + " refused");
+  const State s = state_.load();
+  const std::string c = call;
+  if (c == "Pause") {
+    if (s == State::paused) return fail(nmerr::capture_paused, "the capture is already paused");
+    if (s != State::capturing) return fail(nmerr::not_capturing, "no capture is running");
+  } else if (c == "Resume") {
+    if (s != State::paused) return fail(nmerr::capture_not_paused, "the capture is not paused");
+  } else if (s != State::capturing && s != State::paused) {
+    return fail(nmerr::not_capturing, "no capture is running");
+  }
+  return {};
 }
 
 std::error_code Provider::check(Via via) const {
@@ -194,12 +224,11 @@ std::error_code Provider::check(Via via) const {
 }
 
 Via Provider::connected_via() const {
-  std::lock_guard lock(mutex_);
-  return state_ == State::disconnected ? Via::none : via_;
+  return state_ == State::disconnected ? Via::none : via_.load();
 }
 
 std::string Provider::last_error() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(error_mutex_);
   return last_error_;
 }
 
@@ -278,6 +307,7 @@ Status Provider::build_connection(const CaptureConfig& config) {
 
 std::error_code Provider::connect(Via via, const Blob& blob, StatusCallback status_cb,
                                   FramesCallback frames_cb, void* user_context, Blob* error_blob) {
+  if (from_callback()) return refuse_in_callback("Connect");
   std::lock_guard lock(mutex_);
   if (state_ != State::disconnected)
     return fail(nmerr::already_connected, "the provider is already connected");
@@ -302,6 +332,7 @@ std::error_code Provider::connect(Via via, const Blob& blob, StatusCallback stat
       error_blob->add_error("NPP", "Config", "Interface", code_of(st.error()), st.error().message);
     return fail(code_of(st.error()), st.error().message);
   }
+  trigger_pending_ = config.triggers.any();
   config_ = std::move(config);
   via_ = via;
   status_cb_ = std::move(status_cb);
@@ -312,6 +343,7 @@ std::error_code Provider::connect(Via via, const Blob& blob, StatusCallback stat
 }
 
 std::error_code Provider::disconnect(Via via) {
+  if (from_callback()) return refuse_in_callback("Disconnect");
   std::lock_guard lock(mutex_);
   if (auto ec = check(via)) return fail(ec, "Disconnect refused");
   if (state_ == State::capturing || state_ == State::paused)
@@ -326,6 +358,7 @@ std::error_code Provider::disconnect(Via via) {
 }
 
 std::error_code Provider::configure(Via via, const Blob& blob, Blob* error_blob) {
+  if (from_callback()) return refuse_in_callback("Configure");
   std::lock_guard lock(mutex_);
   if (auto ec = check(via)) return fail(ec, "Configure refused");
   if (state_ == State::capturing || state_ == State::paused)
@@ -381,6 +414,7 @@ std::error_code Provider::configure(Via via, const Blob& blob, Blob* error_blob)
       connection_->promisc.leave();
     }
   }
+  trigger_pending_ = next.triggers.any();
   config_ = std::move(next);
   state_ = State::idle;
   return {};
@@ -457,6 +491,7 @@ void Provider::arm_sink_limits() {
 }
 
 std::error_code Provider::start(Via via, std::string* file_name) {
+  if (from_callback()) return refuse_in_callback("Start");
   std::lock_guard lock(mutex_);
   if (via == Via::esp && !file_name)
     return fail(nmerr::invalid_parameter, "Start needs a buffer for the file name");
@@ -653,6 +688,11 @@ void Provider::on_sink_error(const Error& error) {
 }
 
 std::error_code Provider::pause(Via via) {
+  if (from_callback()) {
+    if (auto ec = precheck(via, "Pause")) return ec;
+    boost::asio::post(io_, [this, via] { (void)pause(via); });
+    return {};
+  }
   std::lock_guard lock(mutex_);
   if (auto ec = check(via)) return fail(ec, "Pause refused");
   if (state_ == State::paused) return fail(nmerr::capture_paused, "the capture is already paused");
@@ -663,6 +703,11 @@ std::error_code Provider::pause(Via via) {
 }
 
 std::error_code Provider::resume(Via via) {
+  if (from_callback()) {
+    if (auto ec = precheck(via, "Resume")) return ec;
+    boost::asio::post(io_, [this, via] { (void)resume(via); });
+    return {};
+  }
   std::lock_guard lock(mutex_);
   if (auto ec = check(via)) return fail(ec, "Resume refused");
   if (state_ != State::paused) return fail(nmerr::capture_not_paused, "the capture is not paused");
@@ -674,6 +719,14 @@ std::error_code Provider::resume(Via via) {
 }
 
 std::error_code Provider::stop(Via via, Statistics* statistics) {
+  if (from_callback()) {
+    // A frames callback runs on a poller that Stop must join: the stop happens on the control
+    // thread right after; its totals come with Stop's own statistics later (IRTC: through
+    // GetTotalStatistics), so *statistics is left as it is.
+    if (auto ec = precheck(via, "Stop")) return ec;
+    boost::asio::post(io_, [this, via] { (void)stop(via, nullptr); });
+    return {};
+  }
   std::lock_guard lock(mutex_);
   if (auto ec = check(via)) return fail(ec, "Stop refused");
   if (state_ != State::capturing && state_ != State::paused)
@@ -730,26 +783,26 @@ void Provider::do_stop(Statistics* out, std::string* error) {
 }
 
 std::error_code Provider::control_state(Via via, bool* running, bool* paused) const {
-  std::lock_guard lock(mutex_);
-  if (!running || !paused) return nmerr::invalid_parameter;
-  if (auto ec = check(via)) return ec;
-  *running = state_ == State::capturing || state_ == State::paused;
-  *paused = state_ == State::paused;
+  if (!running || !paused) return fail(nmerr::invalid_parameter, "null GetControlState pointer");
+  if (auto ec = check(via)) return fail(ec, "GetControlState refused");
+  const State s = state_.load();
+  *running = s == State::capturing || s == State::paused;
+  *paused = s == State::paused;
   return {};
 }
 
 NetworkStatus Provider::status() const {
-  std::lock_guard lock(mutex_);
-  NetworkStatus s;
-  s.state = state_ == State::capturing ? kStateCapturing
-            : state_ == State::paused  ? kStatePaused
-                                       : kStateVoid;
-  if ((state_ == State::capturing || state_ == State::paused) && config_.triggers.any())
-    s.flags |= kFlagTriggerPending;
-  return s;
+  NetworkStatus st;
+  const State s = state_.load();
+  st.state = s == State::capturing ? kStateCapturing
+             : s == State::paused  ? kStatePaused
+                                   : kStateVoid;
+  if ((s == State::capturing || s == State::paused) && trigger_pending_) st.flags |= kFlagTriggerPending;
+  return st;
 }
 
 std::error_code Provider::total_statistics(Via via, Statistics* statistics, bool clear) {
+  if (from_callback()) return refuse_in_callback("GetTotalStatistics");
   std::lock_guard lock(mutex_);
   if (!statistics) return fail(nmerr::invalid_parameter, "null statistics pointer");
   if (auto ec = check(via)) return fail(ec, "GetTotalStatistics refused");
@@ -768,20 +821,31 @@ std::error_code Provider::total_statistics(Via via, Statistics* statistics, bool
 }
 
 std::error_code Provider::insert_special_frame(Via via, std::string_view text) {
-  std::lock_guard lock(mutex_);
-  if (auto ec = check(via)) return fail(ec, "InsertSpecialFrame refused");
-  if (state_ != State::capturing && state_ != State::paused)
-    return fail(nmerr::not_capturing, "no capture is running");
-  if (capture_->file_sink) {
-    if (auto st = capture_->file_sink->write_comment(0, realtime_ns(), text); !st)
-      return fail(code_of(st.error()), st.error().message);
-    return {};
+  if (from_callback()) return refuse_in_callback("InsertSpecialFrame");
+  FramesCallback callback;
+  uint32_t queue = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto ec = check(via)) return fail(ec, "InsertSpecialFrame refused");
+    if (state_ != State::capturing && state_ != State::paused)
+      return fail(nmerr::not_capturing, "no capture is running");
+    if (capture_->file_sink) {
+      if (auto st = capture_->file_sink->write_comment(0, realtime_ns(), text); !st)
+        return fail(code_of(st.error()), st.error().message);
+      return {};
+    }
+    callback = frames_cb_;
+    queue = connection_->queues.front();
   }
-  // IRTC: a frame flagged special whose data is the marker text, on the caller's thread.
+  // IRTC: a frame flagged special whose data is the marker text, on the caller's thread and
+  // outside the lock, so the callback may request Pause or Stop like any frames callback.
   Frame marker{reinterpret_cast<const uint8_t*>(text.data()), static_cast<uint32_t>(text.size()),
-               static_cast<uint32_t>(text.size()), realtime_ns(), connection_->queues.front(),
-               kFrameSpecial};
-  if (frames_cb_) frames_cb_(std::span<const Frame>(&marker, 1));
+               static_cast<uint32_t>(text.size()), realtime_ns(), queue, kFrameSpecial};
+  if (callback) {
+    t_in_marker_callback = true;
+    callback(std::span<const Frame>(&marker, 1));
+    t_in_marker_callback = false;
+  }
   return {};
 }
 

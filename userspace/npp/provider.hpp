@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -82,7 +83,13 @@ class Provider {
   struct Capture;
 
   std::error_code check(Via via) const;  // not connected / wrong interface
-  std::error_code fail(std::error_code code, std::string message);
+  std::error_code fail(std::error_code code, std::string message) const;
+  // The code Pause/Resume/Stop would answer now, read without the lock.
+  std::error_code precheck(Via via, const char* call) const;
+  // A call that changes the state, made from a frames callback: refused, or for Pause, Resume
+  // and Stop, checked and queued to the control thread.
+  bool from_callback() const;
+  std::error_code refuse_in_callback(const char* call) const;
   Status build_connection(const CaptureConfig& config);
   std::error_code do_start(std::string* file_name);
   void do_stop(Statistics* statistics, std::string* error);
@@ -95,14 +102,20 @@ class Provider {
   Result<std::string> next_file_path();
   std::vector<stats::QueueSample> sample_queues() const;
 
+  // Held by every call that changes the state, and by Stop while it drains and joins the
+  // pollers. Calls from callbacks (pollers, the control thread) must never wait for it while
+  // its holder waits for them: QueryStatus and GetControlState read the atomics below, and
+  // Pause/Resume/Stop requested from a frames callback run later on the control thread.
   mutable std::mutex mutex_;
-  State state_ = State::disconnected;
-  Via via_ = Via::none;
+  std::atomic<State> state_{State::disconnected};
+  std::atomic<Via> via_{Via::none};
+  std::atomic<bool> trigger_pending_{false};
+  mutable std::mutex error_mutex_;  // last_error_ only; taken after mutex_, never before
   CaptureConfig config_;
   StatusCallback status_cb_;
   FramesCallback frames_cb_;
   void* user_context_ = nullptr;
-  std::string last_error_;
+  mutable std::string last_error_;
   std::string last_file_;
   uint32_t file_sequence_ = 0;
   std::unique_ptr<Connection> connection_;
