@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what xesp needs from Debian 12's archive; installs only what is missing, so a second
 # run costs a second. Usage: scripts/install-deps.sh [--bench]
-#   --bench  also the peers and tools of the benchmark harness (tcpdump, netsniff-ng, dumpcap,
-#            gnuplot, perf)
+#   --bench  also the peers and tools of the benchmark harness bench/run_bench.py (python3,
+#            tcpdump, netsniff-ng, dumpcap, gnuplot, perf)
 set -euo pipefail
 
 packages=(
@@ -15,7 +15,7 @@ packages=(
   iproute2 ethtool procps util-linux tshark
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(tcpdump netsniff-ng wireshark-common gnuplot-nox linux-perf)
+  packages+=(python3 tcpdump netsniff-ng wireshark-common gnuplot-nox linux-perf)
 fi
 
 missing=()

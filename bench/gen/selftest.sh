@@ -59,6 +59,7 @@ else
 fi
 run_case "live 60 B" --mode live --size 60 --cpu 0
 run_case "live 1514 B" --mode live --size 1514 --cpu 0
+run_case "live 60 B, receiver passes to the stack (--check-pass)" --mode live --size 60 --cpu 0 --check-pass
 run_case "live mixed, 4 flows, several calls" --mode live --size mixed --flows 4 --frames-per-call 30000 --start-seq 7
 
 [ $failures = 0 ] && echo "selftest: all passed" || echo "selftest: $failures failed"

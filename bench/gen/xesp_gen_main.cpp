@@ -46,6 +46,7 @@ struct Options {
   uint32_t frames_per_call = 4'000'000;
   bool qdisc_bypass = false;
   std::string check;
+  bool check_pass = false;
   bool json = false;
   int verbose = 0;
 };
@@ -131,6 +132,9 @@ int run(const Options& o) {
   if (o.mode == "live" && o.qdisc_bypass) {
     return fail("--qdisc-bypass: applies to --mode packet only", kExitUsage);
   }
+  if (o.check_pass && o.check.empty()) {
+    return fail("--check-pass: applies to --check only", kExitUsage);
+  }
   if (o.count == 0) return fail("--count 0: must be at least 1", kExitUsage);
   if (o.cpu >= CPU_SETSIZE) {
     return fail("--cpu " + std::to_string(o.cpu) + ": out of range", kExitUsage);
@@ -146,6 +150,7 @@ int run(const Options& o) {
     cc.window = static_cast<uint32_t>(std::min<uint64_t>(o.count, 64u << 20));
     cc.flows = o.flows;
     cc.src_port = o.src_port;
+    cc.pass = o.check_pass;
     auto r = SequenceCheckReceiver::attach(cc);
     if (!r) return fail(Error{r.error().code, "--check: " + r.error().message});
     receiver.emplace(std::move(*r));
@@ -211,6 +216,7 @@ int run(const Options& o) {
       j["check"] = {
           {"interface", o.check},
           {"xdp_mode", receiver->mode()},
+          {"verdict", o.check_pass ? "pass" : "drop"},
           {"frames", seen->frames},
           {"test_frames", seen->test_frames},
           {"distinct", seen->distinct},
@@ -233,9 +239,10 @@ int run(const Options& o) {
         r.frames_per_second(), gbps, static_cast<unsigned long long>(r.device_drops));
     if (seen) {
       std::printf(
-          "xesp-gen: check on %s (%s XDP): %llu frames, %llu test frames, %llu missing,"
+          "xesp-gen: check on %s (%s XDP, %s): %llu frames, %llu test frames, %llu missing,"
           " %llu duplicates, %llu bad headers, %llu out of window, %llu other\n",
-          o.check.c_str(), receiver->mode(), static_cast<unsigned long long>(seen->frames),
+          o.check.c_str(), receiver->mode(), o.check_pass ? "passed" : "dropped",
+          static_cast<unsigned long long>(seen->frames),
           static_cast<unsigned long long>(seen->test_frames),
           static_cast<unsigned long long>(seen->missing),
           static_cast<unsigned long long>(seen->duplicates),
@@ -320,6 +327,10 @@ int main(int argc, char** argv) {
   app.add_option("--check", o.check,
                  "Attach a counting XDP program to this interface (looked up before --netns is "
                  "joined), then report what arrived; exit 1 unless every frame arrived once");
+  app.add_flag("--check-pass", o.check_pass,
+               "With --check: pass the frames on to the stack (XDP_PASS) instead of dropping "
+               "them (XDP_DROP), so packet-socket tools on that interface (tcpdump, dumpcap, "
+               "netsniff-ng) see them too");
   app.add_flag("--json", o.json, "Print the summary as one JSON object");
   app.add_flag("-v,--verbose", o.verbose, "libbpf messages (-vv: debug messages too)");
   app.footer(
