@@ -82,8 +82,8 @@ TEST(Config, EveryTagParses) {
                                 "NPP:Config:BindMode=copy\n"
                                 "NPP:Config:FrameSize=2048\n"
                                 "NPP:Config:FrameCount=16384\n"
-                                "NPP:Config:RxRingSize=8192\n"
-                                "NPP:Config:FillRingSize=8192\n"
+                                "NPP:Config:RxRingSize=16384\n"
+                                "NPP:Config:FillRingSize=2048\n"
                                 "NPP:Config:BatchSize=64\n"
                                 "NPP:Config:SnapLength=128\n"
                                 "NPP:Config:CaptureDirectory=/tmp\n"
@@ -106,8 +106,8 @@ TEST(Config, EveryTagParses) {
   EXPECT_EQ(c.bind_mode, xdp::BindMode::copy);
   EXPECT_EQ(c.frame_size, 2048u);
   EXPECT_EQ(c.frame_count, 16384u);
-  EXPECT_EQ(c.rx_ring_size, 8192u);
-  EXPECT_EQ(c.fill_ring_size, 8192u);
+  EXPECT_EQ(c.rx_ring_size, 16384u);
+  EXPECT_EQ(c.fill_ring_size, 2048u);
   EXPECT_EQ(c.batch_size, 64u);
   EXPECT_EQ(c.snap_length, 128u);
   EXPECT_EQ(c.capture_directory, "/tmp");

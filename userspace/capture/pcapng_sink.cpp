@@ -19,16 +19,17 @@ uint64_t monotonic_ns() {
 }  // namespace
 
 PcapngSink::PcapngSink(PcapngWriter writer, uint32_t queue_count, uint32_t snap_length,
-                       size_t buffer_bytes, LimitGate::Handler on_limit, ErrorHandler on_error)
+                       size_t arena_bytes, LimitGate::Handler on_limit, ErrorHandler on_error)
     : writer_(std::move(writer)),
       snap_length_(snap_length),
+      flush_bytes_(arena_bytes / 2),
       header_bytes_(writer_.bytes_written()),
       gate_(std::move(on_limit)),
       on_error_(std::move(on_error)) {
-  // A full-size frame must always fit an empty buffer.
-  buffer_bytes = std::max(buffer_bytes, EpbBuffer::block_size(snap_length) * 2);
+  // Room for a batch of small frames on top of the flush threshold.
+  arena_bytes = std::max<size_t>(arena_bytes, 64 * 1024);
   for (uint32_t i = 0; i < queue_count; ++i)
-    queues_.push_back(std::make_unique<QueueOut>(i, buffer_bytes));
+    queues_.push_back(std::make_unique<QueueOut>(i, arena_bytes));
 }
 
 PcapngSink::~PcapngSink() = default;
@@ -36,30 +37,33 @@ PcapngSink::~PcapngSink() = default;
 uint32_t PcapngSink::consume(uint32_t queue_index, std::span<const Frame> batch) {
   QueueOut& q = *queues_[queue_index];
   const uint32_t snap = snap_length_;
-  const uint32_t kept = gate_.claim(
-      batch, [snap](const Frame& f) { return EpbBuffer::block_size(std::min(f.len, snap)); });
+  const uint32_t kept = gate_.claim(batch, [snap](const Frame& f) {
+    return pcapng::kEpbFixedSize + pcapng::padded_size(std::min(f.len, snap));
+  });
   for (uint32_t i = 0; i < kept; ++i) {
     const Frame& f = batch[i];
     const uint32_t caplen = std::min(f.len, snap);
-    if (!q.buffer.append(f.timestamp_ns, f.data, caplen, f.orig_len)) {
+    if (!q.blocks.add(f.timestamp_ns, f.data, caplen, f.orig_len)) {
       flush(q);
-      (void)q.buffer.append(f.timestamp_ns, f.data, caplen, f.orig_len);
+      (void)q.blocks.add(f.timestamp_ns, f.data, caplen, f.orig_len);
     }
   }
+  // Frames written in place must be out before the poller hands their chunks back.
+  if (q.blocks.references_frames() || q.blocks.arena_used() >= flush_bytes_) flush(q);
   return kept;
 }
 
 void PcapngSink::idle(uint32_t queue_index) {
   QueueOut& q = *queues_[queue_index];
-  if (q.buffer.empty()) return;
+  if (q.blocks.empty()) return;
   if (monotonic_ns() - q.last_flush_ns >= kIdleFlushNs) flush(q);
 }
 
 void PcapngSink::flush(QueueOut& q) {
   q.last_flush_ns = monotonic_ns();
-  if (q.buffer.empty()) return;
-  Status st = writer_.write_chunk(q.buffer.bytes());
-  q.buffer.clear();
+  if (q.blocks.empty()) return;
+  Status st = writer_.write_vectored(q.blocks.iovecs());
+  q.blocks.clear();
   if (!st && !failed_.exchange(true) && on_error_) on_error_(st.error());
 }
 

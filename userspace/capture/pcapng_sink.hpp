@@ -1,7 +1,8 @@
 // The IESP sink: frames into one pcapng output. Each queue encodes Enhanced Packet Blocks into
-// its own buffer (no locks on the hot path) and hands the buffer to the writer in one big
-// write when it fills, or when the queue has been idle for a while. Stop and pause triggers
-// are enforced exactly by the LimitGate.
+// its own EpbVector (no locks on the hot path). Small frames are copied into it and written in
+// big pieces, when half of it is used or the queue has been idle for a while; large frames are
+// written straight from UMEM with writev before the batch returns (their chunks go back to the
+// fill ring right after). Stop and pause triggers are enforced exactly by the LimitGate.
 #pragma once
 
 #include <atomic>
@@ -13,7 +14,7 @@
 #include "base/result.hpp"
 #include "capture/frame_sink.hpp"
 #include "capture/limit_gate.hpp"
-#include "pcapng/epb_buffer.hpp"
+#include "pcapng/epb_vector.hpp"
 #include "pcapng/pcapng_writer.hpp"
 
 namespace xesp::capture {
@@ -22,9 +23,9 @@ class PcapngSink final : public FrameSink {
  public:
   using ErrorHandler = std::function<void(const Error&)>;
 
-  // One EpbBuffer of buffer_bytes per queue.
-  PcapngSink(PcapngWriter writer, uint32_t queue_count, uint32_t snap_length,
-             size_t buffer_bytes, LimitGate::Handler on_limit, ErrorHandler on_error);
+  // One EpbVector with an arena of arena_bytes per queue.
+  PcapngSink(PcapngWriter writer, uint32_t queue_count, uint32_t snap_length, size_t arena_bytes,
+             LimitGate::Handler on_limit, ErrorHandler on_error);
   ~PcapngSink() override;
 
   uint32_t consume(uint32_t queue_index, std::span<const Frame> batch) override;
@@ -43,8 +44,8 @@ class PcapngSink final : public FrameSink {
 
  private:
   struct alignas(64) QueueOut {
-    QueueOut(uint32_t id, size_t bytes) : buffer(id, bytes) {}
-    EpbBuffer buffer;
+    QueueOut(uint32_t id, size_t bytes) : blocks(id, bytes) {}
+    EpbVector blocks;
     uint64_t last_flush_ns = 0;
   };
 
@@ -52,6 +53,7 @@ class PcapngSink final : public FrameSink {
 
   PcapngWriter writer_;
   uint32_t snap_length_;
+  size_t flush_bytes_;  // arena use that triggers a write
   uint64_t header_bytes_;
   std::vector<std::unique_ptr<QueueOut>> queues_;
   LimitGate gate_;

@@ -26,11 +26,11 @@ int main(int argc, char** argv) {
   capture->add_option("--bind-mode", o.bind_mode, "auto (zero-copy, else copy), zero-copy or copy");
   capture->add_option("--frame-size", o.frame_size, "UMEM chunk bytes, 2048 or 4096 (default 4096)");
   capture->add_option("--frame-count", o.frame_count, "UMEM chunks per queue (default: fill + RX ring)");
-  capture->add_option("--ring-size", o.ring_size, "RX ring entries, power of two (default 4096)");
-  capture->add_option("--fill-ring-size", o.fill_ring_size, "fill ring entries, power of two (default 4096)");
+  capture->add_option("--ring-size", o.ring_size, "RX ring entries, power of two (default 8192)");
+  capture->add_option("--fill-ring-size", o.fill_ring_size, "fill ring entries, power of two (default 8192)");
   capture->add_option("--batch-size", o.batch_size, "frames per poll, power of two (default 256)");
   capture->add_option("--busy-poll", o.busy_poll,
-                      "pollers spin USEC on an empty ring before sleeping (0: sleep at once)");
+                      "pollers spin USEC on an empty ring before sleeping (default 200; 0: sleep at once)");
   capture->add_option("--cpus", o.cpus, "pin the queue pollers to these CPUs, e.g. 1-3");
   capture->add_option("--stop-after-bytes", o.stop_after_bytes, "stop after N wire bytes (k, M, G suffixes)");
   capture->add_option("--stop-after-file-size", o.stop_after_file_size,

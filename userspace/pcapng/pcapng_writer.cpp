@@ -1,5 +1,8 @@
 #include "pcapng/pcapng_writer.hpp"
 
+#include <climits>
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -177,6 +180,41 @@ Status PcapngWriter::write_chunk(std::span<const std::byte> chunk) {
   if (!state_) return not_open({});
   std::lock_guard lock(state_->mutex);
   return write_locked(chunk);
+}
+
+Status PcapngWriter::write_vectored(std::span<iovec> pieces) {
+  if (!state_) return not_open({});
+  std::lock_guard lock(state_->mutex);
+  if (state_->failed) return *state_->failed;
+  if (state_->closed) return not_open(state_->output_name);
+  iovec* iov = pieces.data();
+  std::size_t count = pieces.size();
+  while (count > 0) {
+    const int chunk = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
+    const ssize_t n = ::writev(state_->fd.get(), iov, chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      state_->failed = Error::sys(errno, state_->output_name);
+      return *state_->failed;
+    }
+    if (n == 0) {
+      state_->failed = Error::sys(EIO, state_->output_name);
+      return *state_->failed;
+    }
+    state_->bytes_written.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    // Skip what was written: whole pieces, then part of the next one.
+    std::size_t done = static_cast<std::size_t>(n);
+    while (count > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0 && done > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+      iov->iov_len -= done;
+    }
+  }
+  return {};
 }
 
 Status PcapngWriter::write_comment(uint32_t interface_id, uint64_t timestamp_ns,

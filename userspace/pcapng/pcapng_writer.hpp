@@ -3,6 +3,8 @@
 // poller threads, and Interface Statistics Blocks at close.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -78,6 +80,10 @@ class PcapngWriter {
   // later write returns that first error instead of appending after garbage. EPIPE comes back as
   // an error only if the caller ignores SIGPIPE (the CLI does).
   [[nodiscard]] Status write_chunk(std::span<const std::byte> chunk);
+
+  // The same for a list of pieces (EpbVector::iovecs()), written with writev(2) in one critical
+  // section. The iovecs are scratch: a partial write advances them in place.
+  [[nodiscard]] Status write_vectored(std::span<iovec> pieces);
 
   // A marker in the packet stream: an EPB with no packet data whose opt_comment carries the text
   // (Wireshark shows it as the frame's comment, and flags the empty Ethernet frame "Malformed";
