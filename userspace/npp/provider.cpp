@@ -655,6 +655,16 @@ void Provider::on_limit(capture::LimitKind kind) {
       state_ = State::paused;
       ev.action = kActionPauseCapture;
       ev.status = kStatePaused;
+      // The limit fired inside a poller's batch: let the pollers publish what they kept, so
+      // the event's totals match the file.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      for (;;) {
+        uint64_t published = 0;
+        for (const auto& p : capture_->pollers) published += p->counters().kept.load();
+        if (published >= capture_->frames_kept() || std::chrono::steady_clock::now() >= deadline)
+          break;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
       Statistics st = snapshot(false);
       ev.frames_dropped = st.frames_dropped;
       ev.statistics = std::move(st);
