@@ -2,11 +2,12 @@
 # Installs the build into a temporary prefix and builds a tiny C program against it twice:
 # with pkg-config (xesp.pc) and with CMake's find_package(xesp) + xesp::xesp. The program
 # calls XespVersion() and the blob functions (no NIC, no privileges).
-# Usage: embed_test.sh BUILD_DIR [EXTRA_CFLAGS]   (CC, CMAKE from the environment or PATH)
+# Usage: embed_test.sh BUILD_DIR [EXTRA_CFLAGS] [EXAMPLES_DIR]   (CC, CMAKE from the environment or PATH)
 set -euo pipefail
 
 build_dir=${1:?usage: embed_test.sh BUILD_DIR [EXTRA_CFLAGS]}
 extra_cflags=${2:-}
+examples=${3:-}
 cc=${CC:-cc}
 cmake=${CMAKE:-cmake}
 
@@ -27,14 +28,21 @@ config=$(find "$tmp/prefix" -name xespConfig.cmake -print -quit)
   fail "headers not installed"
 echo "ok: installed $(cd "$tmp/prefix" && find . -name 'libxesp.so*' -o -name '*.pc' -o -name 'xesp*.cmake' | sort | tr '\n' ' ')"
 
-# libxesp.so exports the C API of iesp.h and nothing else.
+# libxesp.so exports the C API of iesp.h, the public C++ API (xesp::Esp, Rtc, Blob, the nmerr
+# category) and nothing else: no internal namespace, no Boost, no libstdc++ template.
 lib=$(find "$tmp/prefix" -name 'libxesp.so.0.*' -print -quit)
-exported=$(nm -D --defined-only "$lib" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' | sort | tr '\n' ' ')
+exported_c=$(nm -D --defined-only "$lib" | awk '$2 != "A" && $3 !~ /^_Z/ { sub(/@.*/, "", $3); print $3 }' | sort | tr '\n' ' ')
 expected="CreateBlob CreateNPPInterface DestroyBlob DuplicateBlob GetBlobEntry GetBlobEntryCount \
 GetStringFromBlob IID_IESP IID_IRTC IID_IUnknown ReadBlobFromFile ReadBlobFromString RemoveFromBlob \
 SetStringInBlob WriteBlobToString XespLastErrorText XespVersion "
-[[ $exported == "$expected" ]] || fail "libxesp.so exports: $exported (want: $expected)"
-echo "ok: libxesp.so exports exactly the C API ($(wc -w <<<"$exported") symbols)"
+[[ $exported_c == "$expected" ]] || fail "libxesp.so exports C symbols: $exported_c (want: $expected)"
+stray=$(nm -D -C --defined-only "$lib" | awk '$2 != "A"' | cut -d' ' -f3- |
+  grep -v -E '^(CreateBlob|CreateNPPInterface|DestroyBlob|DuplicateBlob|GetBlobEntry|GetBlobEntryCount|GetStringFromBlob|IID_IESP|IID_IRTC|IID_IUnknown|ReadBlobFromFile|ReadBlobFromString|RemoveFromBlob|SetStringInBlob|WriteBlobToString|XespLastErrorText|XespVersion)(@.*)?$' |
+  grep -v -E '^xesp::(Esp|Rtc|Blob)::|^xesp::nmerr_(category|name)(\[abi:cxx11\])?\(' || true)
+[[ -z $stray ]] || fail "libxesp.so exports more than its API: $stray"
+cxx_count=$(nm -D -C --defined-only "$lib" | grep -c -E ' xesp::(Esp|Rtc|Blob)::' || true)
+[[ $cxx_count -gt 20 ]] || fail "libxesp.so exports only $cxx_count C++ API symbols"
+echo "ok: libxesp.so exports the C API ($(wc -w <<<"$exported_c") symbols) and the C++ API ($cxx_count symbols), nothing else"
 
 mkdir -p "$tmp/app"
 cat >"$tmp/app/app.c" <<'C'
@@ -72,6 +80,23 @@ echo "pkg-config --cflags --libs xesp: $flags"
   fail "compiling with pkg-config's flags"
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir xesp)" "$tmp/app/app-pc" || fail "app (pkg-config)"
 echo "ok: built and ran with pkg-config"
+
+# 1b. The README's hosts (tests/examples), built against the installed package: the C one with
+# pkg-config as above, the C++ one likewise with C++20.
+if [[ -n $examples ]]; then
+  cxx=${CXX:-c++}
+  # shellcheck disable=SC2086
+  "$cc" -std=c11 -Wall -Wextra -Werror $extra_cflags "$examples/host.c" -o "$tmp/app/host-c" $flags ||
+    fail "compiling the README's C host"
+  # shellcheck disable=SC2086
+  "$cxx" -std=c++20 -Wall -Wextra -Werror $extra_cflags "$examples/host.cpp" -o "$tmp/app/host-cpp" $flags ||
+    fail "compiling the README's C++ host"
+  for host in host-c host-cpp; do
+    out=$(LD_LIBRARY_PATH="$(pkg-config --variable=libdir xesp)" "$tmp/app/$host" 2>&1) && fail "$host ran without arguments"
+    grep -q "usage:" <<<"$out" || fail "$host: $out"
+  done
+  echo "ok: the README's C and C++ hosts build against the installed library and run"
+fi
 
 # 2. find_package(xesp)
 mkdir -p "$tmp/cmake-app"
