@@ -84,6 +84,15 @@ bool writable_directory(const std::string& dir, std::string* why) {
   return true;
 }
 
+// Every problem of a parse in one line: "NPP:Config:SnapLength: ...; unknown owner 'X'".
+std::string describe_problems(const ConfigParse& parsed) {
+  std::string msg;
+  auto add = [&](const std::string& part) { msg += (msg.empty() ? "" : "; ") + part; };
+  for (const auto& e : parsed.foreign) add("unknown owner '" + e.owner + "'");
+  for (const auto& p : parsed.problems) add("NPP:" + p.category + ":" + p.tag + ": " + p.reason);
+  return msg;
+}
+
 // Checks that Start will be able to create its file, before anything touches the NIC.
 std::optional<ConfigProblem> check_output(const CaptureConfig& c) {
   std::string why;
@@ -314,12 +323,7 @@ std::error_code Provider::connect(Via via, const Blob& blob, StatusCallback stat
   if (state_ != State::disconnected)
     return fail(nmerr::already_connected, "the provider is already connected");
   ConfigParse parsed = parse_config(blob, CaptureConfig{}, /*require_interface=*/true);
-  if (auto ec = report_problems(parsed, error_blob)) {
-    std::string msg;
-    for (const auto& p : parsed.problems) msg += (msg.empty() ? "" : "; ") + ("NPP:" + p.category + ":" + p.tag + ": " + p.reason);
-    for (const auto& e : parsed.foreign) msg += (msg.empty() ? "" : "; ") + ("unknown owner '" + e.owner + "'");
-    return fail(ec, msg);
-  }
+  if (auto ec = report_problems(parsed, error_blob)) return fail(ec, describe_problems(parsed));
   CaptureConfig config = *parsed.config;
   if (via == Via::esp) {
     if (auto problem = check_output(config)) {
@@ -380,11 +384,7 @@ std::error_code Provider::configure(Via via, const Blob& blob, Blob* error_blob)
       if (auto problem = check_output(c)) parsed.problems.push_back(*problem);
     if (!parsed.problems.empty()) parsed.config.reset();
   }
-  if (auto ec = report_problems(parsed, error_blob)) {
-    std::string msg;
-    for (const auto& p : parsed.problems) msg += (msg.empty() ? "" : "; ") + ("NPP:" + p.category + ":" + p.tag + ": " + p.reason);
-    return fail(ec, msg);
-  }
+  if (auto ec = report_problems(parsed, error_blob)) return fail(ec, describe_problems(parsed));
   CaptureConfig next = *parsed.config;
   const bool rebuild = next.xdp_mode != config_.xdp_mode || next.bind_mode != config_.bind_mode ||
                        next.frame_size != config_.frame_size ||

@@ -185,36 +185,7 @@ Status PcapngWriter::write_chunk(std::span<const std::byte> chunk) {
 Status PcapngWriter::write_vectored(std::span<iovec> pieces) {
   if (!state_) return not_open({});
   std::lock_guard lock(state_->mutex);
-  if (state_->failed) return *state_->failed;
-  if (state_->closed) return not_open(state_->output_name);
-  iovec* iov = pieces.data();
-  std::size_t count = pieces.size();
-  while (count > 0) {
-    const int chunk = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
-    const ssize_t n = ::writev(state_->fd.get(), iov, chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      state_->failed = Error::sys(errno, state_->output_name);
-      return *state_->failed;
-    }
-    if (n == 0) {
-      state_->failed = Error::sys(EIO, state_->output_name);
-      return *state_->failed;
-    }
-    state_->bytes_written.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-    // Skip what was written: whole pieces, then part of the next one.
-    std::size_t done = static_cast<std::size_t>(n);
-    while (count > 0 && done >= iov->iov_len) {
-      done -= iov->iov_len;
-      ++iov;
-      --count;
-    }
-    if (count > 0 && done > 0) {
-      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
-      iov->iov_len -= done;
-    }
-  }
-  return {};
+  return write_vectored_locked(pieces);
 }
 
 Status PcapngWriter::write_comment(uint32_t interface_id, uint64_t timestamp_ns,
@@ -277,26 +248,45 @@ Status PcapngWriter::close(std::span<const InterfaceStats> stats) {
 }
 
 Status PcapngWriter::write_locked(std::span<const std::byte> bytes) {
+  iovec piece{const_cast<std::byte*>(bytes.data()), bytes.size()};
+  return write_vectored_locked(std::span<iovec>(&piece, 1));
+}
+
+Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
   if (state_->failed) return *state_->failed;
   if (state_->closed) return not_open(state_->output_name);
-  const std::byte* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    const ssize_t n = ::write(state_->fd.get(), p, left);
+  iovec* iov = pieces.data();
+  std::size_t count = pieces.size();
+  while (count > 0 && iov->iov_len == 0) {
+    ++iov;
+    --count;
+  }
+  while (count > 0) {
+    const int chunk = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
+    const ssize_t n = ::writev(state_->fd.get(), iov, chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       state_->failed = Error::sys(errno, state_->output_name);
       return *state_->failed;
     }
     if (n == 0) {
-      // write(2) returns 0 for a non-empty buffer only on odd devices; retrying could spin.
+      // writev(2) returns 0 for non-empty pieces only on odd devices; retrying could spin.
       state_->failed = Error::sys(EIO, state_->output_name);
       return *state_->failed;
     }
-    // Counted per write(2), so a partial write still matches the output's size.
+    // Counted per call, so a partial write still matches the output's size.
     state_->bytes_written.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-    p += n;
-    left -= static_cast<std::size_t>(n);
+    // Skip what was written: whole pieces, then part of the next one.
+    std::size_t done = static_cast<std::size_t>(n);
+    while (count > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0 && done > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+      iov->iov_len -= done;
+    }
   }
   return {};
 }

@@ -120,6 +120,7 @@ class PcapngWriter {
   explicit PcapngWriter(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
   // Caller holds state_->mutex.
   Status write_locked(std::span<const std::byte> bytes);
+  Status write_vectored_locked(std::span<iovec> pieces);
   Status close_locked();
 
   std::unique_ptr<State> state_;
