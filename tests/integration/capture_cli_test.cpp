@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -263,6 +264,34 @@ TEST_F(CaptureCli, WritesToStandardOutputForPipes) {
   ProcessResult ci = run({"capinfos", "-c", "-M", out});
   EXPECT_EQ(ci.exit_code, 0) << ci.err;
   EXPECT_NE(ci.out.find("200"), std::string::npos) << ci.out;
+}
+
+TEST_F(CaptureCli, InterfacesListsQueuesDriverAndXdpModes) {
+  auto tb = Testbed::create({.queues = 4});
+  ASSERT_TRUE(tb);
+  ProcessResult r = run({xesp_binary(), "interfaces", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto list = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(list.is_array()) << r.out;
+  bool found = false;
+  for (const auto& nic : list) {
+    if (nic["name"] != tb->capture_if()) continue;
+    found = true;
+    EXPECT_EQ(nic["rx_queues"], 4);
+    EXPECT_EQ(nic["driver"], "veth");
+    EXPECT_EQ(nic["up"], true);
+    const auto& modes = nic["xdp_modes"];
+    EXPECT_NE(std::find(modes.begin(), modes.end(), "native"), modes.end()) << modes.dump();
+    EXPECT_NE(std::find(modes.begin(), modes.end(), "generic"), modes.end()) << modes.dump();
+    EXPECT_EQ(std::find(modes.begin(), modes.end(), "zero-copy"), modes.end())
+        << "veth has no AF_XDP zero-copy";
+    EXPECT_EQ(nic["xdp_attached_prog_id"], 0);
+  }
+  EXPECT_TRUE(found) << tb->capture_if() << " not listed: " << r.out;
+  // The plain table names it too, with its queue count.
+  ProcessResult table = run({xesp_binary(), "interfaces"});
+  ASSERT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find(tb->capture_if()), std::string::npos);
 }
 
 // ---- Nothing stays on the NIC, however the capture ends --------------------------------
