@@ -79,6 +79,7 @@ struct ConnectionInfo {
   std::string xdp_mode;             // "native" or "generic"
   std::string bind_mode;            // "zero-copy" or "copy"
   uint32_t prog_id = 0;
+  bool umem_huge_pages = false;     // packet memory on 2 MiB pages
   std::string file;                 // current or last capture file
 };
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <thread>
 #include <mutex>
 #include <set>
@@ -395,6 +396,62 @@ TEST_F(Provider, StopAfterFileSizeKeepsTheFileWithinTheLimit) {
   const uint64_t frames_end = last.block_offset + 32 + ((last.captured_len + 3) & ~3u);
   EXPECT_LE(frames_end, 8192u);
   EXPECT_GT(frames_end + 132, 8192u);  // an EPB of a 100-byte frame is 132 bytes
+  EXPECT_EQ(esp.disconnect(), std::error_code());
+}
+
+long free_huge_pages() {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("HugePages_Free:", 0) == 0) return std::stol(line.substr(15));
+  return 0;
+}
+
+// Huge pages are the admin's to reserve: the test reserves what it needs and gives it back.
+class HugePageReserve {
+ public:
+  explicit HugePageReserve(long pages) : before_(read()) { write(before_ + pages); }
+  ~HugePageReserve() { write(before_); }
+
+ private:
+  static long read() {
+    std::ifstream in("/proc/sys/vm/nr_hugepages");
+    long n = 0;
+    in >> n;
+    return n;
+  }
+  static void write(long n) { std::ofstream("/proc/sys/vm/nr_hugepages") << n; }
+  long before_;
+};
+
+TEST_F(Provider, UmemOnHugePagesWhenReserved) {
+  HugePageReserve reserve(64);  // 64 MiB of UMEM per queue = 32 pages of 2 MiB
+  if (free_huge_pages() < 32) GTEST_SKIP() << "the kernel could not reserve 32 huge pages";
+  EventLog log;
+  Esp esp;
+  ASSERT_EQ(esp.connect(blob({{"Config:HugePages", "yes"}}), log.callback()), std::error_code())
+      << esp.last_error();
+  EXPECT_TRUE(esp.connection_info().umem_huge_pages);
+  std::string path;
+  ASSERT_EQ(esp.start(path), std::error_code());
+  send(200);
+  ASSERT_TRUE(log.wait_seen(200));
+  Statistics st;
+  ASSERT_EQ(esp.stop(st), std::error_code());
+  EXPECT_EQ(read(path).packets.size(), 200u);
+  EXPECT_EQ(esp.disconnect(), std::error_code());
+}
+
+TEST_F(Provider, HugePagesRequiredButNoneFreeIsRefused) {
+  const long free_pages = free_huge_pages();
+  if (free_pages >= 32) GTEST_SKIP() << free_pages << " huge pages are free on this machine";
+  Esp esp;
+  EXPECT_NE(esp.connect(blob({{"Config:HugePages", "yes"}})), std::error_code());
+  EXPECT_NE(esp.last_error().find("nr_hugepages"), std::string::npos) << esp.last_error();
+  EXPECT_EQ(attached_xdp_prog_id(tb_->capture_if()), 0u);
+  // auto falls back to normal pages.
+  ASSERT_EQ(esp.connect(blob({{"Config:HugePages", "auto"}})), std::error_code()) << esp.last_error();
+  EXPECT_FALSE(esp.connection_info().umem_huge_pages);
   EXPECT_EQ(esp.disconnect(), std::error_code());
 }
 

@@ -21,6 +21,7 @@ class CaptureQueue {
 
   uint32_t nic_queue() const { return nic_queue_; }
   xdp::UmemArea& umem() { return umem_; }
+  const xdp::UmemArea& umem() const { return umem_; }
   xdp::XskSocket& socket() { return socket_; }
   const xdp::XskSocket& socket() const { return socket_; }
 

@@ -36,6 +36,7 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
       {"driver", info.driver},
       {"xdp_mode", info.xdp_mode},
       {"bind_mode", info.bind_mode},
+      {"umem_huge_pages", info.umem_huge_pages},
       {"file", path},
       {"duration_s", static_cast<double>(s.time_elapsed_us) / 1e6},
       {"frames_seen", s.frames_seen},

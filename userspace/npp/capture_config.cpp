@@ -153,6 +153,13 @@ const std::vector<TagDef>& tag_table() {
        [](CaptureConfig& c, const std::string& v) {
          return set_u32(c.update_freq_ms, v, "number of milliseconds");
        }},
+      {"Config", "HugePages",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         if (iequals(v, "auto")) c.huge_pages = xdp::HugePages::automatic;
+         else if (auto b = parse_bool(v)) c.huge_pages = *b ? xdp::HugePages::yes : xdp::HugePages::no;
+         else return "'" + v + "' is not auto, yes or no";
+         return std::nullopt;
+       }},
       {"Config", "BusyPoll",
        [](CaptureConfig& c, const std::string& v) {
          return set_u32(c.busy_poll_us, v, "number of microseconds");

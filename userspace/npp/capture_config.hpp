@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "xdp/umem_area.hpp"
 #include "xdp/xdp_link.hpp"
 #include "xdp/xsk_socket.hpp"
 #include "xesp/blob.hpp"
@@ -53,6 +54,7 @@ struct CaptureConfig {
   std::string capture_file;                // exact file for the next Start; "-" is stdout
   bool promiscuous = true;
   uint32_t update_freq_ms = 1000;          // status callback interval; 0: never
+  xdp::HugePages huge_pages = xdp::HugePages::automatic;
   uint32_t busy_poll_us = kDefaultBusyPollUs;  // spin this long on an empty ring, then sleep
   std::vector<uint32_t> poller_cpus;       // pin poller i to poller_cpus[i % size]; empty: unpinned
   Triggers triggers;

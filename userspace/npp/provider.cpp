@@ -256,6 +256,7 @@ ConnectionInfo Provider::connection_info() const {
   info.xdp_mode = c.link ? xdp::to_string(c.link->mode()) : "";
   info.bind_mode = c.rx.empty() ? "" : xdp::to_string(c.rx.front().socket().mode());
   info.prog_id = c.program ? c.program->prog_id() : 0;
+  info.umem_huge_pages = !c.rx.empty() && c.rx.front().umem().on_huge_pages();
   return info;
 }
 
@@ -295,6 +296,7 @@ Status Provider::build_connection(const CaptureConfig& config) {
   umem.frame_count = config.effective_frame_count();
   umem.fill_size = config.fill_ring_size;
   umem.comp_size = 64;  // receive-only: the completion ring is never used
+  umem.hugepages = config.huge_pages;
   for (uint32_t q : conn->queues) {
     auto rx = capture::CaptureQueue::open(n.name, q, umem, config.rx_ring_size, config.bind_mode);
     if (!rx) return std::move(rx).error();

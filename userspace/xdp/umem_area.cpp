@@ -11,6 +11,7 @@ struct UmemArea::State {
   UmemConfig config;
   void* area = MAP_FAILED;
   size_t size = 0;
+  bool huge = false;
   xsk_umem* umem = nullptr;
   xsk_ring_prod fill{};
   xsk_ring_cons comp{};
@@ -31,15 +32,21 @@ Result<UmemArea> UmemArea::create(const UmemConfig& config) {
   state->config = config;
   state->size = static_cast<size_t>(config.frame_size) * config.frame_count;
   const std::string what = "UMEM of " + std::to_string(state->size >> 20) + " MiB";
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
-  if (config.hugepages) flags |= MAP_HUGETLB;
-  state->area = ::mmap(nullptr, state->size, PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (state->area == MAP_FAILED) {
-    int e = errno;
-    return Error::sys(e, what + (config.hugepages ? " on huge pages (are 2 MiB pages reserved? "
-                                                    "see /proc/sys/vm/nr_hugepages)"
-                                                  : ""));
+  constexpr size_t kHugePage = 2u << 20;
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
+  if (config.hugepages != HugePages::no) {
+    if (state->size % kHugePage == 0)
+      state->area = ::mmap(nullptr, state->size, PROT_READ | PROT_WRITE, flags | MAP_HUGETLB, -1, 0);
+    if (state->area == MAP_FAILED && config.hugepages == HugePages::yes) {
+      const int e = state->size % kHugePage == 0 ? errno : EINVAL;
+      return Error::sys(e, what + " on 2 MiB pages (reserve them: /proc/sys/vm/nr_hugepages; the "
+                                  "size must be a multiple of 2 MiB)");
+    }
+    state->huge = state->area != MAP_FAILED;
   }
+  if (state->area == MAP_FAILED)
+    state->area = ::mmap(nullptr, state->size, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (state->area == MAP_FAILED) return Error::sys(errno, what);
   xsk_umem_config cfg{};
   cfg.fill_size = config.fill_size;
   cfg.comp_size = config.comp_size;
@@ -61,6 +68,7 @@ Result<UmemArea> UmemArea::create(const UmemConfig& config) {
 }
 
 uint8_t* UmemArea::base() const { return static_cast<uint8_t*>(state_->area); }
+bool UmemArea::on_huge_pages() const { return state_->huge; }
 size_t UmemArea::size() const { return state_->size; }
 const UmemConfig& UmemArea::config() const { return state_->config; }
 xsk_umem* UmemArea::umem() const { return state_->umem; }
