@@ -16,6 +16,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "base/text.hpp"
 #include "xesp/blob.hpp"
 #include "xesp/error.hpp"
 #include "xesp/frame.hpp"
@@ -600,19 +601,12 @@ const IRTCVtbl kRtcVtbl = {
 };
 
 // ---- Blobs ---------------------------------------------------------------------------------
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
+using xesp::iequals;
 
 std::string view_key(std::string_view owner, std::string_view category, std::string_view tag) {
   std::string key;
   for (std::string_view part : {owner, category, tag}) {
-    for (char c : part) key += lower(c);
+    for (char c : part) key += xesp::ascii_lower(c);
     key += '\x1f';
   }
   return key;

@@ -1,5 +1,6 @@
 #include "capture/pcapng_sink.hpp"
 
+#include "base/clock.hpp"
 #include <time.h>
 
 #include <algorithm>
@@ -9,12 +10,6 @@ namespace {
 
 // An idle queue's partial buffer goes out after this long, so `-w -` readers see frames soon.
 constexpr uint64_t kIdleFlushNs = 100'000'000;
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 

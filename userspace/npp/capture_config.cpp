@@ -1,7 +1,6 @@
 #include "npp/capture_config.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -11,19 +10,12 @@
 #include <unistd.h>
 
 #include "xesp_shared.h"
+#include "base/text.hpp"
 
 namespace xesp::npp {
 namespace {
 
 constexpr std::string_view kOwner = "NPP";
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "capture/callback_sink.hpp"
+#include "base/clock.hpp"
 #include "xdp/privileges.hpp"
 
 namespace xesp::npp {
@@ -25,18 +26,6 @@ constexpr const char* kVersion = "0.1.0";
 constexpr size_t kSinkBufferBytes = 1u << 20;
 // Stop waits at most this long for frames the program redirected to reach the rings.
 constexpr auto kDrainTimeout = std::chrono::seconds(2);
-
-uint64_t realtime_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 uint32_t trigger_value(const std::string& name) {
   static const char* const kNames[] = {"StopAfterFrames",  "StopAfterBytes",   "StopAfterSeconds",
