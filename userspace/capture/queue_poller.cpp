@@ -1,5 +1,6 @@
 #include "capture/queue_poller.hpp"
 
+#include "base/clock.hpp"
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -27,18 +28,6 @@ int64_t tai_to_utc_offset_ns() {
 namespace {
 
 thread_local bool t_on_poller = false;
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-uint64_t realtime_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -86,15 +75,14 @@ void QueuePoller::run() {
   for (;;) {
     uint32_t idx = 0;
     uint32_t n = xsk_ring_cons__peek(rx, batch, &idx);
+    if (n == 0 && config_.spin_ns && !stop_.load(std::memory_order_acquire)) {
+      // Stay awake a while: a sleeping poller costs the kernel a wakeup per NAPI poll.
+      const uint64_t until = monotonic_ns() + config_.spin_ns;
+      while ((n = xsk_ring_cons__peek(rx, batch, &idx)) == 0 && monotonic_ns() < until)
+        __builtin_ia32_pause();
+    }
     if (n == 0) {
       if (stop_.load(std::memory_order_acquire)) break;
-      if (config_.spin_ns) {
-        // Stay awake a while: a sleeping poller costs the kernel a wakeup per NAPI poll.
-        const uint64_t until = monotonic_ns() + config_.spin_ns;
-        while ((n = xsk_ring_cons__peek(rx, batch, &idx)) == 0 && monotonic_ns() < until)
-          __builtin_ia32_pause();
-        if (n) goto got_frames;
-      }
       sink_.idle(index_);
       // The kernel sets need_wakeup on the fill ring when it ran dry and wants a kick
       // (zero-copy drivers); copy mode wakes us through the socket's wait queue.
@@ -105,7 +93,6 @@ void QueuePoller::run() {
       continue;
     }
 
-  got_frames:
     uint64_t bytes = 0;
     uint64_t no_meta = 0;
     for (uint32_t i = 0; i < n; ++i) {
