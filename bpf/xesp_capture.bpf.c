@@ -52,18 +52,21 @@ int xesp_capture(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	/* Taken before the metadata move so that a refused adjust still leaves a time to count. */
-	__u64 now = bpf_ktime_get_tai_ns();
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xesp_meta)) == 0) {
-		void *data = (void *)(long)ctx->data;
-		struct xesp_meta *meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= data) {
-			meta->rx_tai_ns = now;
-			meta->orig_len = (__u32)len;
-			meta->magic = XESP_META_MAGIC;
+	/* The header: receive time and length; none at all once no_meta is set (pollers stamp). */
+	if (!control.no_meta) {
+		__u64 now = bpf_ktime_get_tai_ns();
+		if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xesp_meta)) == 0) {
+			void *data = (void *)(long)ctx->data;
+			struct xesp_meta *meta = (void *)(long)ctx->data_meta;
+			if ((void *)(meta + 1) <= data) {
+				meta->rx_tai_ns = now;
+				meta->orig_len = (__u32)len;
+				meta->magic = XESP_META_MAGIC;
+			}
+		} else {
+			control.no_meta = 1;
+			c->meta_failed++;
 		}
-	} else {
-		c->meta_failed++;
 	}
 
 	long verdict = bpf_redirect_map(&xsks, queue, XDP_PASS);

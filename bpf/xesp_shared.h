@@ -30,7 +30,7 @@ struct xesp_queue_counters {
 	__u64 redirected_frames; /* handed to bpf_redirect_map with an XSK present */
 	__u64 redirected_bytes;
 	__u64 no_socket_frames;  /* passed: capture running but this queue has no socket */
-	__u64 meta_failed;       /* redirected without metadata (bpf_xdp_adjust_meta refused) */
+	__u64 meta_failed;       /* bpf_xdp_adjust_meta refused (then no_meta is set) */
 	__u64 reserved[7];       /* keeps the struct at two cache lines */
 };
 #define XESP_QUEUE_COUNTERS_SIZE 128
@@ -38,8 +38,13 @@ struct xesp_queue_counters {
 /* Run-time switches in .bss: userspace writes them through the skeleton's mmap while the
  * program stays attached (const volatile .rodata would be frozen at load). */
 struct xesp_control {
-	__u32 active; /* a capture exists (Start .. Stop) */
-	__u32 paused; /* ... and is paused */
+	__u32 active;  /* a capture exists (Start .. Stop) */
+	__u32 paused;  /* ... and is paused */
+	__u32 no_meta; /* no header in front of frames: pollers stamp them when they dequeue them.
+	                * Set by userspace at Start for Config:Timestamps=poller, or by the program
+	                * when bpf_xdp_adjust_meta fails (a driver with no metadata room); from then
+	                * on the program writes none, so no chunk keeps a stale header. */
+	__u32 reserved;
 };
 
 #define XESP_MAX_QUEUES 1024

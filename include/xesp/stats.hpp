@@ -22,7 +22,8 @@ struct QueueStatistics {
   uint64_t dropped_ring_full = 0;    // the socket's RX ring was full
   uint64_t dropped_fill_empty = 0;   // no free UMEM chunk (fill ring empty)
   uint64_t dropped_other = 0;        // any other loss between the program and the ring
-  uint64_t frames_no_metadata = 0;   // written with a userspace timestamp (no program header)
+  uint64_t frames_no_metadata = 0;   // stamped when dequeued, not by the XDP program
+                                     // (Timestamps=poller, or a driver without metadata room)
   uint64_t dropped() const { return dropped_ring_full + dropped_fill_empty + dropped_other; }
 };
 

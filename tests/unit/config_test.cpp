@@ -71,6 +71,7 @@ TEST(Config, DefaultsFromAMinimalBlob) {
   EXPECT_EQ(c.frame_size, 4096u);
   EXPECT_EQ(c.snap_length, 262144u);
   EXPECT_TRUE(c.promiscuous);
+  EXPECT_EQ(c.timestamps, Timestamps::kernel);
   EXPECT_EQ(c.effective_frame_count(), c.fill_ring_size + c.rx_ring_size);
   EXPECT_FALSE(c.triggers.any());
 }
@@ -92,6 +93,7 @@ TEST(Config, EveryTagParses) {
                                 "NPP:Config:UpdateFreq=250\n"
                                 "NPP:Config:BusyPoll=50\n"
                                 "NPP:Config:HugePages=yes\n"
+                                "NPP:Config:Timestamps=Poller\n"
                                 "NPP:Config:PollerCpus=0-1\n"
                                 "NPP:Trigger:StopAfterFrames=10\n"
                                 "NPP:Trigger:StopAfterBytes=2k\n"
@@ -117,6 +119,7 @@ TEST(Config, EveryTagParses) {
   EXPECT_EQ(c.update_freq_ms, 250u);
   EXPECT_EQ(c.busy_poll_us, 50u);
   EXPECT_EQ(c.huge_pages, xdp::HugePages::yes);
+  EXPECT_EQ(c.timestamps, Timestamps::poller);
   EXPECT_EQ(c.poller_cpus, (std::vector<uint32_t>{0, 1}));
   EXPECT_EQ(c.triggers.stop_after_frames, 10u);
   EXPECT_EQ(c.triggers.stop_after_bytes, 2048u);
@@ -203,6 +206,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Invalid{"NPP:Config:XdpMode=hw", "XdpMode", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:BusyPoll=2000000", "BusyPoll", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:HugePages=maybe", "HugePages", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:Timestamps=hardware", "Timestamps", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:PollerCpus=9999", "PollerCpus", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:PollerCpus=all", "PollerCpus", nmerr::blob_conversion_error},
                       Invalid{"NPP:Trigger:StopAfterFrames=0", "StopAfterFrames", nmerr::illegal_trigger},

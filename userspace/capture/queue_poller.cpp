@@ -70,6 +70,7 @@ void QueuePoller::run() {
   const uint32_t batch = config_.batch_size;
   std::vector<Frame> frames(batch);
   int64_t tai_offset = tai_to_utc_offset_ns();
+  const uint32_t* no_meta_flag = config_.no_meta;
   pollfd pfd{socket.fd(), POLLIN, 0};
 
   for (;;) {
@@ -93,18 +94,21 @@ void QueuePoller::run() {
       continue;
     }
 
+    // Read after the ring (its peek is an acquire): a program that stopped writing headers set
+    // the switch before the first frame without one was published.
+    const bool headers = !no_meta_flag || __atomic_load_n(no_meta_flag, __ATOMIC_ACQUIRE) == 0;
     uint64_t bytes = 0;
     uint64_t no_meta = 0;
     for (uint32_t i = 0; i < n; ++i) {
       const xdp_desc* desc = xsk_ring_cons__rx_desc(rx, idx + i);
       const uint8_t* data = base + desc->addr;
-      xesp_meta meta;
-      std::memcpy(&meta, data - sizeof(meta), sizeof(meta));
       Frame& f = frames[i];
       f.data = data;
       f.len = desc->len;
       f.queue = nic_queue;
       f.flags = 0;
+      xesp_meta meta{};
+      if (headers) std::memcpy(&meta, data - sizeof(meta), sizeof(meta));
       if (meta.magic == XESP_META_MAGIC) {
         f.orig_len = meta.orig_len;
         f.timestamp_ns = meta.rx_tai_ns + static_cast<uint64_t>(tai_offset);

@@ -17,6 +17,9 @@ struct PollerConfig {
   int cpu = -1;            // pin the thread to this CPU; -1: leave it to the scheduler
   int poll_timeout_ms = 100;
   uint64_t spin_ns = 0;    // busy-poll this long on an empty ring before sleeping
+  // The program's no_meta switch (XdpProgram::no_meta_flag): set, frames come without the
+  // time header and the poller stamps them. Null: read every frame's header.
+  const uint32_t* no_meta = nullptr;
 };
 
 // Counters a poller publishes (relaxed atomics, written by the poller only).
@@ -26,7 +29,7 @@ struct PollerCounters {
   std::atomic<uint64_t> kept{0};          // accepted by the sink
   std::atomic<uint64_t> kept_bytes{0};    // wire bytes of those
   std::atomic<uint64_t> over_limit{0};    // refused by the sink (beyond a stop limit)
-  std::atomic<uint64_t> no_metadata{0};   // frames without the program's header (timestamped here)
+  std::atomic<uint64_t> no_metadata{0};   // stamped here, not by the program (no header)
 };
 
 class QueuePoller {

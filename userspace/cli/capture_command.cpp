@@ -35,7 +35,7 @@ std::string option_for_tag(const std::string& tag) {
       {"RxRingSize", "--ring-size"},         {"FillRingSize", "--fill-ring-size"},
       {"BatchSize", "--batch-size"},         {"StopAfterBytes", "--stop-after-bytes"},
       {"BusyPoll", "--busy-poll"},           {"PollerCpus", "--cpus"},
-      {"HugePages", "--huge-pages"},
+      {"HugePages", "--huge-pages"},         {"Timestamps", "--timestamps"},
       {"StopAfterFileSize", "--stop-after-file-size"},
   };
   auto it = names.find(tag);
@@ -67,6 +67,7 @@ Blob build_blob(const CaptureOptions& o) {
   if (o.batch_size) set("Config", "BatchSize", std::to_string(*o.batch_size));
   if (o.busy_poll) set("Config", "BusyPoll", std::to_string(*o.busy_poll));
   if (!o.huge_pages.empty()) set("Config", "HugePages", o.huge_pages);
+  if (!o.timestamps.empty()) set("Config", "Timestamps", o.timestamps);
   if (!o.cpus.empty()) set("Config", "PollerCpus", o.cpus);
   if (!o.stop_after_bytes.empty()) set("Trigger", "StopAfterBytes", o.stop_after_bytes);
   if (!o.stop_after_file_size.empty()) set("Trigger", "StopAfterFileSize", o.stop_after_file_size);

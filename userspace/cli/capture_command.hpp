@@ -22,6 +22,7 @@ struct CaptureOptions {
   std::optional<uint32_t> batch_size;
   std::optional<uint32_t> busy_poll;
   std::string huge_pages;
+  std::string timestamps;
   std::string cpus;
   std::string stop_after_bytes;
   std::string stop_after_file_size;

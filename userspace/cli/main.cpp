@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
                       "pollers spin USEC on an empty ring before sleeping (default 200; 0: sleep at once)");
   capture->add_option("--huge-pages", o.huge_pages,
                       "UMEM on 2 MiB pages: auto (when reserved, the default), yes or no");
+  capture->add_option("--timestamps", o.timestamps,
+                      "kernel (the XDP program's receive time, the default) or poller (the time "
+                      "a poller dequeued the frame: no per-frame header, more frames/s)");
   capture->add_option("--cpus", o.cpus, "pin the queue pollers to these CPUs, e.g. 1-3");
   capture->add_option("--stop-after-bytes", o.stop_after_bytes, "stop after N wire bytes (k, M, G suffixes)");
   capture->add_option("--stop-after-file-size", o.stop_after_file_size,

@@ -18,6 +18,13 @@ int fail_runtime(const std::string& message) {
 
 namespace {
 
+// Frames written with the poller's time instead of the XDP program's (see TaiWheel).
+uint64_t poller_stamped(const Statistics& s) {
+  uint64_t n = 0;
+  for (const auto& q : s.queues) n += q.frames_no_metadata;
+  return n;
+}
+
 nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, const Statistics& s) {
   nlohmann::json queues = nlohmann::json::array();
   for (const auto& q : s.queues) {
@@ -29,7 +36,8 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
                       {"dropped_fill_empty", q.dropped_fill_empty},
                       {"dropped_other", q.dropped_other},
                       {"paused", q.frames_paused},
-                      {"after_stop", q.frames_after_stop}});
+                      {"after_stop", q.frames_after_stop},
+                      {"poller_stamped", q.frames_no_metadata}});
   }
   return {
       {"interface", info.interface},
@@ -50,6 +58,7 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
         {"other", s.dropped_other}}},
       {"frames_paused", s.frames_paused},
       {"frames_after_stop", s.frames_after_stop},
+      {"frames_poller_stamped", poller_stamped(s)},
       {"nic",
        {{"rx_packets", s.nic.frames_received},
         {"rx_bytes", s.nic.bytes_received},
@@ -86,6 +95,10 @@ void print_summary(const ConnectionInfo& info, const std::string& path, const St
                  u(s.frames_after_stop));
   if (s.frames_paused)
     std::fprintf(stderr, "  while paused     %llu (passed to the stack)\n", u(s.frames_paused));
+  if (uint64_t n = poller_stamped(s))
+    std::fprintf(stderr,
+                 "  poller-stamped   %llu (written with the time they were dequeued, not received)\n",
+                 u(n));
 }
 
 }  // namespace xesp::cli

@@ -152,6 +152,13 @@ const std::vector<TagDef>& tag_table() {
          else return "'" + v + "' is not auto, yes or no";
          return std::nullopt;
        }},
+      {"Config", "Timestamps",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         if (iequals(v, "kernel")) c.timestamps = Timestamps::kernel;
+         else if (iequals(v, "poller")) c.timestamps = Timestamps::poller;
+         else return "'" + v + "' is not kernel or poller";
+         return std::nullopt;
+       }},
       {"Config", "BusyPoll",
        [](CaptureConfig& c, const std::string& v) {
          return set_u32(c.busy_poll_us, v, "number of microseconds");

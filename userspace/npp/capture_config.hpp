@@ -39,6 +39,11 @@ struct Triggers {
   }
 };
 
+// Who stamps a frame's receive time: the XDP program (the kernel's TAI clock when the frame
+// arrived, 16 bytes of header in front of it) or the poller when it dequeues the frame (no
+// header: more frames per second on a busy CPU, but a time that includes the wait in the ring).
+enum class Timestamps { kernel, poller };
+
 struct CaptureConfig {
   std::string interface;                   // required
   std::optional<std::vector<uint32_t>> queues;  // unset: all RX queues of the NIC
@@ -55,6 +60,7 @@ struct CaptureConfig {
   bool promiscuous = true;
   uint32_t update_freq_ms = 1000;          // status callback interval; 0: never
   xdp::HugePages huge_pages = xdp::HugePages::automatic;
+  Timestamps timestamps = Timestamps::kernel;
   uint32_t busy_poll_us = kDefaultBusyPollUs;  // spin this long on an empty ring, then sleep
   std::vector<uint32_t> poller_cpus;       // pin poller i to poller_cpus[i % size]; empty: unpinned
   Triggers triggers;

@@ -12,7 +12,7 @@
 
 static_assert(sizeof(xesp_meta) == XESP_META_SIZE);
 static_assert(sizeof(xesp_queue_counters) == XESP_QUEUE_COUNTERS_SIZE);
-static_assert(sizeof(xesp_control) == 8);
+static_assert(sizeof(xesp_control) == 16);
 
 namespace xesp::xdp {
 namespace {
@@ -112,6 +112,15 @@ void XdpProgram::set_control(bool active, bool paused) {
   auto& ctl = skel_->bss->control;
   std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl.paused)).store(paused ? 1 : 0);
   std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl.active)).store(active ? 1 : 0);
+}
+
+void XdpProgram::set_no_meta(bool no_meta) {
+  auto& ctl = skel_->bss->control;
+  std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl.no_meta)).store(no_meta ? 1 : 0);
+}
+
+const uint32_t* XdpProgram::no_meta_flag() const {
+  return const_cast<const uint32_t*>(&skel_->bss->control.no_meta);
 }
 
 Result<QueueCounters> XdpProgram::read_counters(uint32_t slot) const {

@@ -41,6 +41,12 @@ class XdpProgram {
   // Flips the switches the program reads on every frame (no detach, no reload).
   void set_control(bool active, bool paused);
 
+  // The program's no_meta switch (xesp_shared.h), set before a capture starts; pollers read it
+  // through the pointer (an acquire load after the RX ring's) to know that frames come without
+  // the time header.
+  void set_no_meta(bool no_meta);
+  const uint32_t* no_meta_flag() const;
+
   // Counters of one queue (or slot queue_count: out-of-range queues), summed over CPUs.
   Result<QueueCounters> read_counters(uint32_t slot) const;
 
