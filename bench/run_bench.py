@@ -37,7 +37,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 PEERS = ("tcpdump", "netsniff-ng", "dumpcap")
-ALL_TOOLS = ("ceiling", "xesp") + PEERS
+# xesp-poller: xesp with --timestamps poller (no per-frame header; the pollers stamp frames).
+XESP_TOOLS = {"xesp": [], "xesp-poller": ["--timestamps", "poller"]}
+ALL_TOOLS = ("ceiling",) + tuple(XESP_TOOLS) + PEERS
 PEER_BINARIES = {"tcpdump": "tcpdump", "netsniff-ng": "netsniff-ng", "dumpcap": "dumpcap"}
 # Socket buffer / ring of each peer: the same 256 MiB for all three.
 PEER_BUFFER_MIB = 256
@@ -421,13 +423,13 @@ class Bench:
                 "seconds": g.seconds, "gen_cpu_s": g.cpu_s, "generators": g.per_cpu,
                 "veth": d, "cpu_s": None}
 
-    def measure_xesp(self, tb: Testbed, size: int, count: int) -> dict:
+    def measure_xesp(self, tool: str, tb: Testbed, size: int, count: int) -> dict:
         self.space_check(count, size)
-        path = self.work / "xesp.pcapng"
-        out, err = self.work / "xesp.out", self.work / "xesp.err"
+        path = self.work / f"{tool}.pcapng"
+        out, err = self.work / f"{tool}.out", self.work / f"{tool}.err"
         before = tb.counters()
-        p = PROCS.spawn([str(self.xesp), "capture", "-i", tb.cap_if, "-w", str(path), "--json"],
-                        out, err)
+        p = PROCS.spawn([str(self.xesp), "capture", "-i", tb.cap_if, "-w", str(path), "--json"]
+                        + XESP_TOOLS[tool], out, err)
         try:
             wait_until(tb.xdp_attached, 30, p, "xesp", err)
             time.sleep(0.3)
@@ -454,8 +456,15 @@ class Bench:
              "gen_cpu_s": g.cpu_s, "generators": g.per_cpu, "veth": d, "memory": mem,
              "xesp": {k: summary.get(k) for k in (
                  "xdp_mode", "bind_mode", "frames_seen", "frames_written", "frames_dropped",
-                 "dropped", "frames_paused", "frames_after_stop", "nic", "queues")}}
+                 "dropped", "frames_paused", "frames_after_stop", "frames_poller_stamped", "nic",
+                 "queues")}}
         r["gate"] = xesp_gate(r)
+        # Who stamped the frames: the program (none by the pollers) or, asked for, the pollers.
+        stamped = summary.get("frames_poller_stamped")
+        want = r["in_file"] if "--timestamps" in XESP_TOOLS[tool] else 0
+        if stamped != want:
+            r["gate"]["ok"] = False
+            r["gate"]["problems"].append(f"frames_poller_stamped {stamped} != {want}")
         return r
 
     def measure_peer(self, tool: str, tb: Testbed, size: int, count: int) -> dict:
@@ -638,7 +647,8 @@ def fmt(v, spec: str, none: str = "-") -> str:
     return none if v is None else format(v, spec)
 
 
-TOOL_LABEL = {"ceiling": "ceiling (XDP_DROP)", "xesp": "xesp", "tcpdump": "tcpdump",
+TOOL_LABEL = {"ceiling": "ceiling (XDP_DROP)", "xesp": "xesp",
+              "xesp-poller": "xesp --timestamps poller", "tcpdump": "tcpdump",
               "netsniff-ng": "netsniff-ng", "dumpcap": "dumpcap"}
 COLUMNS = ["queues", "size", "tool", "offered", "in file", "loss %", "Mfps", "x ceiling",
            "x best peer", "CPU s/Mframe"]
@@ -704,7 +714,8 @@ def write_png(results: list[dict], png: Path, title: str) -> str | None:
         return "nothing measured: no PNG"
     n = len(tools)
     width = 0.8 / n
-    colours = {"ceiling": "#c8c8c8", "xesp": "#1f77b4", "tcpdump": "#ff7f0e",
+    colours = {"ceiling": "#c8c8c8", "xesp": "#1f77b4", "xesp-poller": "#9ecae1",
+               "tcpdump": "#ff7f0e",
                "netsniff-ng": "#2ca02c", "dumpcap": "#d62728"}
     ymax = max((v for _, vals in groups for v in vals if v is not None), default=1.0) or 1.0
     with tempfile.TemporaryDirectory(prefix="xbench-plot-") as d:
@@ -925,8 +936,8 @@ def main() -> int:
                         try:
                             if tool == "ceiling":
                                 m = bench.measure_ceiling(testbed, size, n)
-                            elif tool == "xesp":
-                                m = bench.measure_xesp(testbed, size, n)
+                            elif tool in XESP_TOOLS:
+                                m = bench.measure_xesp(tool, testbed, size, n)
                             else:
                                 m = bench.measure_peer(tool, testbed, size, n)
                         except BenchError as e:
@@ -936,10 +947,11 @@ def main() -> int:
                         m["wall_s"] = time.monotonic() - t0
                         raw[(size, tool)].append(m)
                         progress(q, size, tool, rep, a.reps, m)
-                        if tool == "xesp" and "gate" in m:
+                        if tool in XESP_TOOLS and "gate" in m:
                             g = m["gate"]
-                            gates.append({"queues": q, "size": size, "rep": rep + 1, **g})
-                            print_gate(q, size, rep, g)
+                            gates.append({"queues": q, "size": size, "rep": rep + 1, "tool": tool,
+                                          **g})
+                            print_gate(tool, q, size, rep, g)
             for size in a.sizes:
                 sz = {"size": size, "wire_size": size + 4, "frames": frames_for(a, size),
                       "tools": {}, "raw": {}}
@@ -1087,7 +1099,7 @@ def progress(q, size, tool, rep, reps, m) -> None:
         f"in file {m['in_file']:>10,} ({mf:.3f} Mfps, sent in {m['seconds']:.2f} s{cpu})")
 
 
-def print_gate(q, size, rep, g) -> None:
+def print_gate(tool, q, size, rep, g) -> None:
     c = g["drops_by_cause"]
     detail = (f"seen {g['offered_at_xdp']:,} = in file {g['in_file']:,} + drops {g['drops_total']:,}"
               f" (ring full {c.get('rx_ring_full', 0):,}, fill empty {c.get('fill_ring_empty', 0):,}"
@@ -1095,9 +1107,10 @@ def print_gate(q, size, rep, g) -> None:
               f"(sender's xdp_xmit short by {g['sender_not_handed_over']:,}); receiving veth's "
               f"rx_dropped +{g['receiver_rx_dropped']:,} (failed redirects included)")
     if g["ok"]:
-        log(f"    GATE OK      {q}q {size} B rep {rep + 1}: {detail}")
+        log(f"    GATE OK      {tool} {q}q {size} B rep {rep + 1}: {detail}")
     else:
-        log(f"    GATE FAILED  {q}q {size} B rep {rep + 1}: {'; '.join(g['problems'])}; {detail}")
+        log(f"    GATE FAILED  {tool} {q}q {size} B rep {rep + 1}: {'; '.join(g['problems'])}; "
+            f"{detail}")
 
 
 if __name__ == "__main__":
