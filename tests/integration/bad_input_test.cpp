@@ -86,6 +86,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"BatchSizeNotPowerOfTwo", {"--batch-size", "100"}, "--batch-size: batch size 100"},
         BadInput{"XdpModeUnknown", {"--xdp-mode", "turbo"}, "--xdp-mode: XDP mode 'turbo'"},
         BadInput{"BindModeUnknown", {"--bind-mode", "fast"}, "--bind-mode: bind mode 'fast'"},
+        BadInput{"BusyPollNotANumber", {"--busy-poll", "soon"},
+                 "--busy-poll: 'soon' is not a number of microseconds or auto"},
         BadInput{"TimestampsUnknown", {"--timestamps", "hardware"},
                  "--timestamps: 'hardware' is not kernel or poller"},
         BadInput{"CountZero", {"-c", "0"}, "-c/--count: StopAfterFrames must be above 0"},

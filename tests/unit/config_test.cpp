@@ -76,6 +76,28 @@ TEST(Config, DefaultsFromAMinimalBlob) {
   EXPECT_FALSE(c.triggers.any());
 }
 
+TEST(Config, BusyPollAutoSpinsOnlyWhenEveryPollerHasACpu) {
+  CaptureConfig c;
+  EXPECT_FALSE(c.busy_poll_us);
+  // Unpinned: one poller always gets its CPU; a thousand never do.
+  EXPECT_EQ(busy_poll_for(c, 1), kDefaultBusyPollUs);
+  EXPECT_EQ(busy_poll_for(c, 1000), 0u);
+  // Pinned: the distinct CPUs named count.
+  c.poller_cpus = {1};
+  EXPECT_EQ(busy_poll_for(c, 1), kDefaultBusyPollUs);
+  EXPECT_EQ(busy_poll_for(c, 2), 0u);
+  c.poller_cpus = {0, 1, 1};
+  EXPECT_EQ(busy_poll_for(c, 2), kDefaultBusyPollUs);
+  EXPECT_EQ(busy_poll_for(c, 4), 0u);
+  // A configured value wins either way; "auto" takes it back.
+  auto p = parse_config(blob_of("NPP:Config:Interface=eth0\nNPP:Config:BusyPoll=30\n"), c, true);
+  ASSERT_TRUE(p.config);
+  EXPECT_EQ(busy_poll_for(*p.config, 4), 30u);
+  p = parse_config(blob_of("NPP:Config:BusyPoll=AUTO\n"), *p.config, false);
+  ASSERT_TRUE(p.config);
+  EXPECT_FALSE(p.config->busy_poll_us);
+}
+
 TEST(Config, EveryTagParses) {
   auto p = parse_config(blob_of("NPP:Config:Interface=veth0\n"
                                 "NPP:Config:Queues=0-2,5\n"
@@ -205,6 +227,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Invalid{"NPP:Config:Promiscuous=maybe", "Promiscuous", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:XdpMode=hw", "XdpMode", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:BusyPoll=2000000", "BusyPoll", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:BusyPoll=soon", "BusyPoll", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:HugePages=maybe", "HugePages", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:Timestamps=hardware", "Timestamps", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:PollerCpus=9999", "PollerCpus", nmerr::blob_conversion_error},

@@ -65,7 +65,7 @@ Blob build_blob(const CaptureOptions& o) {
   if (o.ring_size) set("Config", "RxRingSize", std::to_string(*o.ring_size));
   if (o.fill_ring_size) set("Config", "FillRingSize", std::to_string(*o.fill_ring_size));
   if (o.batch_size) set("Config", "BatchSize", std::to_string(*o.batch_size));
-  if (o.busy_poll) set("Config", "BusyPoll", std::to_string(*o.busy_poll));
+  if (!o.busy_poll.empty()) set("Config", "BusyPoll", o.busy_poll);
   if (!o.huge_pages.empty()) set("Config", "HugePages", o.huge_pages);
   if (!o.timestamps.empty()) set("Config", "Timestamps", o.timestamps);
   if (!o.cpus.empty()) set("Config", "PollerCpus", o.cpus);

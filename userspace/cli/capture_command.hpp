@@ -20,7 +20,7 @@ struct CaptureOptions {
   std::optional<uint32_t> ring_size;
   std::optional<uint32_t> fill_ring_size;
   std::optional<uint32_t> batch_size;
-  std::optional<uint32_t> busy_poll;
+  std::string busy_poll;
   std::string huge_pages;
   std::string timestamps;
   std::string cpus;

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   capture->add_option("--fill-ring-size", o.fill_ring_size, "fill ring entries, power of two (default 8192)");
   capture->add_option("--batch-size", o.batch_size, "frames per poll, power of two (default 256)");
   capture->add_option("--busy-poll", o.busy_poll,
-                      "pollers spin USEC on an empty ring before sleeping (default 200; 0: sleep at once)");
+                      "pollers spin USEC on an empty ring before sleeping; 0: sleep at once; auto "
+                      "(the default): 200 when each poller can have a CPU of its own, else 0");
   capture->add_option("--huge-pages", o.huge_pages,
                       "UMEM on 2 MiB pages: auto (when reserved, the default), yes or no");
   capture->add_option("--timestamps", o.timestamps,

@@ -7,6 +7,7 @@
 #include <set>
 #include <string_view>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include "xesp_shared.h"
@@ -160,8 +161,15 @@ const std::vector<TagDef>& tag_table() {
          return std::nullopt;
        }},
       {"Config", "BusyPoll",
-       [](CaptureConfig& c, const std::string& v) {
-         return set_u32(c.busy_poll_us, v, "number of microseconds");
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         if (iequals(v, "auto")) {
+           c.busy_poll_us.reset();
+           return std::nullopt;
+         }
+         uint32_t us = 0;
+         if (auto why = set_u32(us, v, "number of microseconds or auto")) return why;
+         c.busy_poll_us = us;
+         return std::nullopt;
        }},
       {"Config", "PollerCpus",
        [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
@@ -298,9 +306,9 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
     add("Config", "SnapLength", nmerr::blob_conversion_error,
         "snap length " + std::to_string(c.snap_length) + " is not in 1.." +
             std::to_string(kMaxSnapLength));
-  if (c.busy_poll_us > 1'000'000)
+  if (c.busy_poll_us && *c.busy_poll_us > 1'000'000)
     add("Config", "BusyPoll", nmerr::blob_conversion_error,
-        "busy poll " + std::to_string(c.busy_poll_us) + " us is above one second");
+        "busy poll " + std::to_string(*c.busy_poll_us) + " us is above one second");
   const long cpus = ::sysconf(_SC_NPROCESSORS_CONF);
   for (uint32_t cpu : c.poller_cpus) {
     if (cpus > 0 && cpu >= static_cast<unsigned long>(cpus))
@@ -321,6 +329,20 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
   zero("PauseAfterFrames", t.pause_after_frames && *t.pause_after_frames == 0);
   zero("PauseAfterBytes", t.pause_after_bytes && *t.pause_after_bytes == 0);
   return p;
+}
+
+uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers) {
+  if (c.busy_poll_us) return *c.busy_poll_us;
+  uint32_t cpus = 0;
+  if (!c.poller_cpus.empty()) {
+    cpus = static_cast<uint32_t>(std::set<uint32_t>(c.poller_cpus.begin(), c.poller_cpus.end()).size());
+  } else {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof(set), &set) == 0) cpus = static_cast<uint32_t>(CPU_COUNT(&set));
+    cpus = cpus > 1 ? cpus - 1 : 1;
+  }
+  return pollers <= cpus ? kDefaultBusyPollUs : 0;
 }
 
 std::error_code report_problems(const ConfigParse& parse, Blob* error_blob) {

@@ -22,7 +22,8 @@ inline constexpr uint32_t kDefaultFrameSize = 4096;
 inline constexpr uint32_t kDefaultRxRingSize = 8192;
 inline constexpr uint32_t kDefaultFillRingSize = 8192;
 // A sleeping poller costs the kernel a wakeup per NAPI poll; spinning this long on an empty
-// ring keeps it awake through bursts and costs nothing when traffic stops.
+// ring keeps it awake through bursts and costs nothing when traffic stops, as long as the
+// poller has a CPU of its own (see busy_poll_for).
 inline constexpr uint32_t kDefaultBusyPollUs = 200;
 inline constexpr uint32_t kDefaultBatchSize = 256;
 
@@ -61,7 +62,8 @@ struct CaptureConfig {
   uint32_t update_freq_ms = 1000;          // status callback interval; 0: never
   xdp::HugePages huge_pages = xdp::HugePages::automatic;
   Timestamps timestamps = Timestamps::kernel;
-  uint32_t busy_poll_us = kDefaultBusyPollUs;  // spin this long on an empty ring, then sleep
+  std::optional<uint32_t> busy_poll_us;   // spin this long on an empty ring, then sleep; unset:
+                                          // auto (busy_poll_for)
   std::vector<uint32_t> poller_cpus;       // pin poller i to poller_cpus[i % size]; empty: unpinned
   Triggers triggers;
 
@@ -72,6 +74,12 @@ struct CaptureConfig {
     return static_cast<uint64_t>(effective_frame_count()) * frame_size;
   }
 };
+
+// The busy poll a capture with `pollers` pollers gets: the configured one, else (auto)
+// kDefaultBusyPollUs when each poller can have a CPU of its own (the CPUs it is pinned to, or
+// those this process may run on but one, left to the NIC's receive work), else 0: pollers that
+// share CPUs would spin away the time the others and the kernel need.
+uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers);
 
 // One problem with one blob entry.
 struct ConfigProblem {

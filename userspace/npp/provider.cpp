@@ -535,7 +535,7 @@ std::error_code Provider::do_start(std::string* file_name) {
 
   capture::PollerConfig pc;
   pc.batch_size = config_.batch_size;
-  pc.spin_ns = static_cast<uint64_t>(config_.busy_poll_us) * 1000;
+  pc.spin_ns = static_cast<uint64_t>(busy_poll_for(config_, static_cast<uint32_t>(c.rx.size()))) * 1000;
   c.program->set_no_meta(config_.timestamps == Timestamps::poller);
   pc.no_meta = c.program->no_meta_flag();
   for (uint32_t i = 0; i < c.rx.size(); ++i) {
