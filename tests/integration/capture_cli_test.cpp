@@ -127,117 +127,88 @@ std::map<uint32_t, uint64_t> check_frames(const PcapngFile& file, const gen::Fra
 class CaptureCli : public ::testing::Test {
  protected:
   void SetUp() override { XESP_REQUIRE_INTEGRATION(); }
+
+  // On a testbed of its own with `queues` RX queues: `frames` mixed test frames over `flows`
+  // flows sent at `rate` per second and captured with `-c frames --json` plus `extra`; every
+  // frame checked (check_frames). Leaves the file in file_, frames per IDB in per_interface_,
+  // the JSON summary in summary_, the capture end's name in capture_if_.
+  void capture_mixed(uint64_t frames, uint64_t rate, const std::vector<std::string>& extra,
+                     uint32_t queues = 1, uint32_t flows = 1) {
+    auto tb = Testbed::create({.queues = queues});
+    ASSERT_TRUE(tb);
+    capture_if_ = tb->capture_if();
+    const std::string file = dir_.file("capture.pcapng");
+    std::vector<std::string> args = {"-i", capture_if_, "-w", file, "-c", std::to_string(frames),
+                                     "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto cap = start_capture(args);
+    ASSERT_TRUE(cap);
+    const uint64_t t_begin = now_ns();
+    ProcessResult sent = tb->send(frames, rate, gen_args(/*mixed=*/true, flows));
+    const uint64_t t_end = now_ns();
+    ASSERT_EQ(sent.exit_code, 0) << sent.err;
+    ProcessResult r = finish(*cap, 20s);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto parsed = PcapngReader::read_file(file);
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    per_interface_ = check_frames(*parsed, spec_for(true, flows), frames, 0, frames, t_begin, t_end);
+    file_ = std::move(*parsed);
+    summary_ = summary_json(r);
+  }
+
+  TempDir dir_;
+  std::string capture_if_;
+  PcapngFile file_;
+  std::map<uint32_t, uint64_t> per_interface_;
+  nlohmann::json summary_;
 };
 
 TEST_F(CaptureCli, HundredThousandPacedMixedFramesByteForByte) {
-  auto tb = Testbed::create();
-  ASSERT_TRUE(tb);
-  TempDir dir;
-  const std::string file = dir.file("mixed.pcapng");
   constexpr uint64_t kFrames = 100'000;
-  auto cap = start_capture({"-i", tb->capture_if(), "-w", file, "-c", std::to_string(kFrames), "--json"});
-  ASSERT_TRUE(cap);
-  const uint64_t t_begin = now_ns();
-  ProcessResult sent = tb->send(kFrames, 50'000, gen_args(/*mixed=*/true, 1));
-  const uint64_t t_end = now_ns();
-  ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  ProcessResult r = finish(*cap, 20s);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-
-  auto parsed = PcapngReader::read_file(file);
-  ASSERT_TRUE(parsed) << parsed.error().message;
-  ASSERT_EQ(parsed->interfaces.size(), 1u);
-  EXPECT_EQ(parsed->interfaces[0].name, tb->capture_if() + ":q0");
-  EXPECT_EQ(parsed->interfaces[0].tsresol, 9);
-  check_frames(*parsed, spec_for(true, 1), kFrames, 0, kFrames, t_begin, t_end);
-
-  auto j = summary_json(r);
-  EXPECT_EQ(j["frames_written"], kFrames);
-  EXPECT_EQ(j["frames_dropped"], 0);
-  EXPECT_EQ(j["frames_poller_stamped"], 0) << "frames without the program's receive time";
-  EXPECT_EQ(j["xdp_mode"], "native");
+  ASSERT_NO_FATAL_FAILURE(capture_mixed(kFrames, 50'000, {}));
+  ASSERT_EQ(file_.interfaces.size(), 1u);
+  EXPECT_EQ(file_.interfaces[0].name, capture_if_ + ":q0");
+  EXPECT_EQ(file_.interfaces[0].tsresol, 9);
+  EXPECT_EQ(summary_["frames_written"], kFrames);
+  EXPECT_EQ(summary_["frames_dropped"], 0);
+  EXPECT_EQ(summary_["frames_poller_stamped"], 0) << "frames without the program's receive time";
+  EXPECT_EQ(summary_["xdp_mode"], "native");
   // The file's statistics block agrees with the summary.
-  ASSERT_EQ(parsed->stats.size(), 1u);
-  EXPECT_EQ(parsed->stats[0].usr_deliv, kFrames);
-  EXPECT_EQ(parsed->stats[0].if_drop, 0u);
+  ASSERT_EQ(file_.stats.size(), 1u);
+  EXPECT_EQ(file_.stats[0].usr_deliv, kFrames);
+  EXPECT_EQ(file_.stats[0].if_drop, 0u);
 }
 
 TEST_F(CaptureCli, GenericXdpFramesCarryTheProgramsReceiveTimes) {
   // Generic XDP runs on socket buffers: the time header must survive that path too.
-  auto tb = Testbed::create();
-  ASSERT_TRUE(tb);
-  TempDir dir;
-  const std::string file = dir.file("generic.pcapng");
   constexpr uint64_t kFrames = 5'000;
-  auto cap = start_capture({"-i", tb->capture_if(), "-w", file, "-c", std::to_string(kFrames),
-                            "--xdp-mode", "generic", "--json"});
-  ASSERT_TRUE(cap);
-  const uint64_t t_begin = now_ns();
-  ProcessResult sent = tb->send(kFrames, 20'000, gen_args(/*mixed=*/true, 1));
-  const uint64_t t_end = now_ns();
-  ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  ProcessResult r = finish(*cap, 20s);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto parsed = PcapngReader::read_file(file);
-  ASSERT_TRUE(parsed) << parsed.error().message;
-  check_frames(*parsed, spec_for(true, 1), kFrames, 0, kFrames, t_begin, t_end);
-  auto j = summary_json(r);
-  EXPECT_EQ(j["xdp_mode"], "generic");
-  EXPECT_EQ(j["frames_written"], kFrames);
-  EXPECT_EQ(j["frames_poller_stamped"], 0) << "frames without the program's receive time";
+  ASSERT_NO_FATAL_FAILURE(capture_mixed(kFrames, 20'000, {"--xdp-mode", "generic"}));
+  EXPECT_EQ(summary_["xdp_mode"], "generic");
+  EXPECT_EQ(summary_["frames_written"], kFrames);
+  EXPECT_EQ(summary_["frames_poller_stamped"], 0) << "frames without the program's receive time";
 }
 
 TEST_F(CaptureCli, PollerTimestampsWriteEveryFrameWithoutTheHeader) {
   // --timestamps poller: the program writes no header, the pollers stamp every frame; the frames
   // are the same bytes and the times still fall within the sending (plus the ring's wait).
-  auto tb = Testbed::create();
-  ASSERT_TRUE(tb);
-  TempDir dir;
-  const std::string file = dir.file("poller.pcapng");
   constexpr uint64_t kFrames = 20'000;
-  auto cap = start_capture({"-i", tb->capture_if(), "-w", file, "-c", std::to_string(kFrames),
-                            "--timestamps", "poller", "--json"});
-  ASSERT_TRUE(cap);
-  const uint64_t t_begin = now_ns();
-  ProcessResult sent = tb->send(kFrames, 50'000, gen_args(/*mixed=*/true, 1));
-  const uint64_t t_end = now_ns();
-  ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  ProcessResult r = finish(*cap, 20s);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto parsed = PcapngReader::read_file(file);
-  ASSERT_TRUE(parsed) << parsed.error().message;
-  check_frames(*parsed, spec_for(true, 1), kFrames, 0, kFrames, t_begin, t_end);
-  auto j = summary_json(r);
-  EXPECT_EQ(j["frames_written"], kFrames);
-  EXPECT_EQ(j["frames_poller_stamped"], kFrames);
-  ASSERT_EQ(j["queues"].size(), 1u);
-  EXPECT_EQ(j["queues"][0]["poller_stamped"], kFrames);
+  ASSERT_NO_FATAL_FAILURE(capture_mixed(kFrames, 50'000, {"--timestamps", "poller"}));
+  EXPECT_EQ(summary_["frames_written"], kFrames);
+  EXPECT_EQ(summary_["frames_poller_stamped"], kFrames);
+  ASSERT_EQ(summary_["queues"].size(), 1u);
+  EXPECT_EQ(summary_["queues"][0]["poller_stamped"], kFrames);
 }
 
 TEST_F(CaptureCli, FourQueuesAllCapturedEveryFrameAccounted) {
-  auto tb = Testbed::create({.queues = 4});
-  ASSERT_TRUE(tb);
-  TempDir dir;
-  const std::string file = dir.file("four.pcapng");
   constexpr uint64_t kFrames = 20'000;
-  auto cap = start_capture({"-i", tb->capture_if(), "-w", file, "-c", std::to_string(kFrames), "--json"});
-  ASSERT_TRUE(cap);
-  const uint64_t t_begin = now_ns();
-  ProcessResult sent = tb->send(kFrames, 20'000, gen_args(/*mixed=*/true, 64));
-  const uint64_t t_end = now_ns();
-  ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  ProcessResult r = finish(*cap, 20s);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-
-  auto parsed = PcapngReader::read_file(file);
-  ASSERT_TRUE(parsed) << parsed.error().message;
-  ASSERT_EQ(parsed->interfaces.size(), 4u);
+  ASSERT_NO_FATAL_FAILURE(capture_mixed(kFrames, 20'000, {}, /*queues=*/4, /*flows=*/64));
+  ASSERT_EQ(file_.interfaces.size(), 4u);
   for (uint32_t q = 0; q < 4; ++q)
-    EXPECT_EQ(parsed->interfaces[q].name, tb->capture_if() + ":q" + std::to_string(q));
-  auto per_if = check_frames(*parsed, spec_for(true, 64), kFrames, 0, kFrames, t_begin, t_end);
+    EXPECT_EQ(file_.interfaces[q].name, capture_if_ + ":q" + std::to_string(q));
+  auto& per_if = per_interface_;
   for (uint32_t q = 0; q < 4; ++q) EXPECT_GT(per_if[q], 0u) << "no frame on queue " << q;
 
-  auto j = summary_json(r);
+  const auto& j = summary_;
   ASSERT_EQ(j["queues"].size(), 4u);
   uint64_t written = 0;
   for (uint32_t q = 0; q < 4; ++q) {
