@@ -426,21 +426,9 @@ class Bench:
     def measure_xesp(self, tool: str, tb: Testbed, size: int, count: int) -> dict:
         self.space_check(count, size)
         path = self.work / f"{tool}.pcapng"
-        out, err = self.work / f"{tool}.out", self.work / f"{tool}.err"
-        before = tb.counters()
-        p = PROCS.spawn([str(self.xesp), "capture", "-i", tb.cap_if, "-w", str(path), "--json"]
-                        + XESP_TOOLS[tool], out, err)
-        try:
-            wait_until(tb.xdp_attached, 30, p, "xesp", err)
-            time.sleep(0.3)
-            g = self.send(tb, size, count, None)
-            time.sleep(1.0)
-            mem = proc_memory(p.pid)
-            rc, cpu_s, killed = PROCS.stop(p, signal.SIGINT, 60)
-        finally:
-            if p.pid in PROCS.live:
-                PROCS.stop(p, signal.SIGKILL, 5)
-        d = tb.delta(before, tb.counters())
+        cmd = [str(self.xesp), "capture", "-i", tb.cap_if, "-w", str(path), "--json"]
+        g, d, mem, rc, cpu_s, killed, out, err = self.run_capture(
+            tool, cmd + XESP_TOOLS[tool], lambda out, err: tb.xdp_attached(), tb, size, count, None)
         summary = None
         for line in read_text(out).splitlines():
             if line.startswith("{"):
@@ -458,13 +446,7 @@ class Bench:
                  "xdp_mode", "bind_mode", "frames_seen", "frames_written", "frames_dropped",
                  "dropped", "frames_paused", "frames_after_stop", "frames_poller_stamped", "nic",
                  "queues")}}
-        r["gate"] = xesp_gate(r)
-        # Who stamped the frames: the program (none by the pollers) or, asked for, the pollers.
-        stamped = summary.get("frames_poller_stamped")
-        want = r["in_file"] if "--timestamps" in XESP_TOOLS[tool] else 0
-        if stamped != want:
-            r["gate"]["ok"] = False
-            r["gate"]["problems"].append(f"frames_poller_stamped {stamped} != {want}")
+        r["gate"] = xesp_gate(r, pollers_stamp="--timestamps" in XESP_TOOLS[tool])
         return r
 
     def measure_peer(self, tool: str, tb: Testbed, size: int, count: int) -> dict:
@@ -489,22 +471,10 @@ class Bench:
             ready_text, ready_in = "Capturing on", "err"
         else:
             raise AssertionError(tool)
-        out, err = self.work / f"{tool}.out", self.work / f"{tool}.err"
-        before = tb.counters()
-        p = PROCS.spawn(cmd, out, err)
-        try:
-            ready_path = out if ready_in == "out" else err
-            wait_until(lambda: ready_text in read_text(ready_path) and path.exists(), 30, p,
-                       tool, err)
-            time.sleep(0.3)
-            g = self.send(tb, size, count, "pass")
-            time.sleep(1.0)
-            mem = proc_memory(p.pid)
-            rc, cpu_s, killed = PROCS.stop(p, signal.SIGINT, 60)
-        finally:
-            if p.pid in PROCS.live:
-                PROCS.stop(p, signal.SIGKILL, 5)
-        d = tb.delta(before, tb.counters())
+        def ready(out: Path, err: Path) -> bool:
+            return ready_text in read_text(out if ready_in == "out" else err) and path.exists()
+        g, d, mem, rc, cpu_s, killed, out, err = self.run_capture(
+            tool, cmd, ready, tb, size, count, "pass")
         if killed:
             raise BenchError(f"{tool} did not stop within 60 s of SIGINT")
         in_file, truncated = count_frames(path)
@@ -514,6 +484,28 @@ class Bench:
                 "arrived_at_xdp": g.check_frames, "seconds": g.seconds, "cpu_s": cpu_s,
                 "gen_cpu_s": g.cpu_s, "generators": g.per_cpu, "veth": d, "memory": mem,
                 "exit_status": rc, "tool_says": peer_stats(tool, read_text(out) + read_text(err))}
+
+    def run_capture(self, tool: str, cmd: list, ready, tb: Testbed, size: int, count: int,
+                    check: str | None) -> tuple:
+        """One measured capture: starts `cmd`, waits until ready(out, err) (30 s; exiting first
+        is a BenchError), lets it settle 0.3 s, sends `count` frames (`check`: see send), gives
+        the last frames 1 s, samples its memory and stops it with SIGINT (SIGKILL after 60 s).
+        Returns the generators' result, the veth counter deltas, the memory sample, exit status,
+        CPU seconds, whether it had to be killed, and its stdout / stderr files."""
+        out, err = self.work / f"{tool}.out", self.work / f"{tool}.err"
+        before = tb.counters()
+        p = PROCS.spawn(cmd, out, err)
+        try:
+            wait_until(lambda: ready(out, err), 30, p, tool, err)
+            time.sleep(0.3)
+            g = self.send(tb, size, count, check)
+            time.sleep(1.0)
+            mem = proc_memory(p.pid)
+            rc, cpu_s, killed = PROCS.stop(p, signal.SIGINT, 60)
+        finally:
+            if p.pid in PROCS.live:
+                PROCS.stop(p, signal.SIGKILL, 5)
+        return g, tb.delta(before, tb.counters()), mem, rc, cpu_s, killed, out, err
 
     # --------------------------------------------------------------------------------------------
     def memory_check(self, tb: Testbed) -> dict:
@@ -589,8 +581,9 @@ def peer_stats(tool: str, text: str) -> dict:
     return {k: int(m.group(1)) for k, pat in pats.items() if (m := re.search(pat, text))}
 
 
-def xesp_gate(r: dict) -> dict:
-    """Every frame xesp's program saw is in the file or in exactly one drop cause."""
+def xesp_gate(r: dict, pollers_stamp: bool = False) -> dict:
+    """Every frame xesp's program saw is in the file or in exactly one drop cause; and the
+    pollers stamped all frames (pollers_stamp: --timestamps poller) or none."""
     x = r["xesp"]
     causes = x["dropped"] or {}
     by_cause = sum(causes.values())
@@ -607,6 +600,9 @@ def xesp_gate(r: dict) -> dict:
         problems.append(f"frames_written {x['frames_written']} != in file {r['in_file']}")
     if r.get("file_truncated"):
         problems.append("the file ends in a partial block")
+    stamped, want = x.get("frames_poller_stamped"), r["in_file"] if pollers_stamp else 0
+    if stamped != want:
+        problems.append(f"frames_poller_stamped {stamped} != {want}")
     # Before XDP (not xesp's): what the generator produced but xesp's program never saw. On a
     # veth the trace of it is the sender's xdp_xmit falling short of the count. The receiving
     # veth's rx_dropped is no pre-XDP counter: it also counts every failed XDP redirect, i.e.
