@@ -164,6 +164,19 @@ class GeneratorsOnVeth : public ::testing::Test {
     EXPECT_EQ(mismatches, 0u);
   }
 
+  // The receiving end's sequence check for `window` frames of `spec` from `seq_base` on, passing
+  // them on to the capture socket.
+  SequenceCheckConfig passing_check(const FrameSpec& spec, uint64_t seq_base, uint64_t window) const {
+    SequenceCheckConfig cc;
+    cc.interface = rx_if_;
+    cc.seq_base = seq_base;
+    cc.window = window;
+    cc.flows = spec.flows;
+    cc.src_port = spec.src_port;
+    cc.pass = true;  // on to the capture socket
+    return cc;
+  }
+
   std::string tx_ns_, rx_ns_, tx_if_, rx_if_;
   bool created_ = false;
 };
@@ -181,13 +194,7 @@ TEST_F(GeneratorsOnVeth, PacketSocketSenderDeliversExactFrames) {
   const FrameSpec spec = mixed_spec();
   auto rx_ns = ScopedNetns::enter(rx_ns_);
   ASSERT_TRUE(rx_ns) << rx_ns.error().message;
-  SequenceCheckConfig cc;
-  cc.interface = rx_if_;
-  cc.seq_base = 1'000'000'007;
-  cc.window = kCount;
-  cc.flows = spec.flows;
-  cc.src_port = spec.src_port;
-  cc.pass = true;  // on to the capture socket
+  const SequenceCheckConfig cc = passing_check(spec, 1'000'000'007, kCount);
   auto receiver = SequenceCheckReceiver::attach(cc);
   ASSERT_TRUE(receiver) << receiver.error().message;
   auto capture = open_capture();
@@ -217,13 +224,7 @@ TEST_F(GeneratorsOnVeth, LiveFrameGeneratorDeliversExactFrames) {
   const FrameSpec spec = mixed_spec();
   auto rx_ns = ScopedNetns::enter(rx_ns_);
   ASSERT_TRUE(rx_ns) << rx_ns.error().message;
-  SequenceCheckConfig cc;
-  cc.interface = rx_if_;
-  cc.seq_base = 77;
-  cc.window = kCount;
-  cc.flows = spec.flows;
-  cc.src_port = spec.src_port;
-  cc.pass = true;
+  const SequenceCheckConfig cc = passing_check(spec, 77, kCount);
   auto receiver = SequenceCheckReceiver::attach(cc);
   ASSERT_TRUE(receiver) << receiver.error().message;
   auto capture = open_capture();

@@ -32,6 +32,27 @@ Result<PcapngWriter> open_writer(const std::string& path) {
   return PcapngWriter::open(path, {.user_appl = "pcapng_bench"}, {{.name = "bench0"}});
 }
 
+// Writes one chunk and, past kFileLimitBytes, starts the file over (untimed). False, with the
+// benchmark marked failed, on an error.
+template <class Chunk>
+bool write_chunk(benchmark::State& state, Result<PcapngWriter>& writer, const std::string& path,
+                 const Chunk& chunk) {
+  if (auto s = writer->write_chunk(chunk); !s) {
+    state.SkipWithError(s.error().message.c_str());
+    return false;
+  }
+  if (writer->bytes_written() > kFileLimitBytes) {
+    state.PauseTiming();
+    writer = open_writer(path);
+    state.ResumeTiming();
+    if (!writer) {
+      state.SkipWithError(writer.error().message.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 // One EPB encoded per iteration; a full buffer is cleared (the flush is measured separately).
 void BM_EpbBufferAppend(benchmark::State& state) {
   const auto len = static_cast<uint32_t>(state.range(0));
@@ -65,19 +86,7 @@ void BM_PcapngWriterChunk(benchmark::State& state) {
     return;
   }
   for (auto _ : state) {
-    if (auto s = writer->write_chunk(buf.bytes()); !s) {
-      state.SkipWithError(s.error().message.c_str());
-      break;
-    }
-    if (writer->bytes_written() > kFileLimitBytes) {
-      state.PauseTiming();
-      writer = open_writer(path);
-      state.ResumeTiming();
-      if (!writer) {
-        state.SkipWithError(writer.error().message.c_str());
-        break;
-      }
-    }
+    if (!write_chunk(state, writer, path, buf.bytes())) break;
   }
   if (writer) (void)writer->close();
   std::remove(path.c_str());
@@ -100,21 +109,9 @@ void BM_EncodeAndWrite(benchmark::State& state) {
   uint64_t ts = 0;
   for (auto _ : state) {
     if (!buf.append(ts, frame.data(), len, len)) {
-      if (auto s = writer->write_chunk(buf.bytes()); !s) {
-        state.SkipWithError(s.error().message.c_str());
-        break;
-      }
+      if (!write_chunk(state, writer, path, buf.bytes())) break;
       buf.clear();
       (void)buf.append(ts, frame.data(), len, len);
-      if (writer->bytes_written() > kFileLimitBytes) {
-        state.PauseTiming();
-        writer = open_writer(path);
-        state.ResumeTiming();
-        if (!writer) {
-          state.SkipWithError(writer.error().message.c_str());
-          break;
-        }
-      }
     }
     ++ts;
   }
