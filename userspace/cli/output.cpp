@@ -18,7 +18,8 @@ int fail_runtime(const std::string& message) {
 
 namespace {
 
-// Frames written with the poller's time instead of the XDP program's (see TaiWheel).
+// Frames written with the poller's time instead of the XDP program's (Timestamps=poller,
+// or a driver without room for the header).
 uint64_t poller_stamped(const Statistics& s) {
   uint64_t n = 0;
   for (const auto& q : s.queues) n += q.frames_no_metadata;
