@@ -13,10 +13,11 @@ namespace xesp::gen {
 namespace {
 
 static_assert(sizeof(xesp_gen_rx_stats) == XESP_GEN_RX_STATS_SIZE);
+// A per-CPU map lookup fills one value per possible CPU, each rounded up to 8 bytes; with a
+// multiple of 8 that is a plain array of the struct.
+static_assert(XESP_GEN_RX_STATS_SIZE % 8 == 0);
 
 constexpr uint32_t kMaxWindow = 64u << 20;  // 256 MiB of counters is enough for any test
-
-uint64_t load(const __u64& v) noexcept { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 
 }  // namespace
 
@@ -34,17 +35,22 @@ Status SequenceCheckConfig::validate() const {
 }
 
 SequenceCheckReceiver::SequenceCheckReceiver(SequenceCheckConfig config, NetInterface nic,
-                                             GenSkeleton skel, BpfLink link, bool native)
+                                             GenSkeleton skel, BpfLink link, bool native,
+                                             unsigned possible_cpus)
     : config_(std::move(config)),
       nic_(std::move(nic)),
       skel_(std::move(skel)),
       link_(std::move(link)),
-      native_(native) {}
+      native_(native),
+      percpu_stats_(possible_cpus) {}
 
 Result<SequenceCheckReceiver> SequenceCheckReceiver::attach(SequenceCheckConfig config) {
   if (Status s = config.validate(); !s) return std::move(s).error();
   auto nic = NetInterface::find(config.interface);
   if (!nic) return std::move(nic).error();
+
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return Error::sys(cpus < 0 ? -cpus : EINVAL, "receiver: counting possible CPUs");
 
   GenSkeleton skel(xesp_gen_bpf__open());
   if (!skel) return Error::sys(errno, "receiver BPF program: open");
@@ -74,11 +80,34 @@ Result<SequenceCheckReceiver> SequenceCheckReceiver::attach(SequenceCheckConfig 
   bool native = true;
   if (bpf_xdp_query(nic->index, 0, &query) == 0) native = query.attach_mode == XDP_ATTACHED_DRV;
   return SequenceCheckReceiver(std::move(config), std::move(*nic), std::move(skel), std::move(link),
-                               native);
+                               native, static_cast<unsigned>(cpus));
+}
+
+bool SequenceCheckReceiver::read_stats(xesp_gen_rx_stats& sum) const noexcept {
+  const uint32_t key = 0;
+  const size_t bytes = percpu_stats_.size() * sizeof(xesp_gen_rx_stats);
+  if (bpf_map__lookup_elem(skel_->maps.rx_stats, &key, sizeof(key), percpu_stats_.data(), bytes,
+                           0) != 0) {
+    return false;
+  }
+  sum = {};
+  for (const xesp_gen_rx_stats& c : percpu_stats_) {
+    sum.frames += c.frames;
+    sum.bytes += c.bytes;
+    sum.test_frames += c.test_frames;
+    sum.bad_header += c.bad_header;
+    sum.out_of_window += c.out_of_window;
+    sum.other_frames += c.other_frames;
+  }
+  return true;
 }
 
 uint64_t SequenceCheckReceiver::frames() const noexcept {
-  return load(skel_->bss->rx_stats.frames);
+  // A failed lookup (it should not fail for key 0 of a live map) repeats the last value, 0 before
+  // any success: to settle() that reads as "nothing new arrived", never as an error.
+  xesp_gen_rx_stats s;
+  if (read_stats(s)) last_frames_ = s.frames;
+  return last_frames_;
 }
 
 void SequenceCheckReceiver::settle(int quiet_ms, int max_ms) const {
@@ -100,13 +129,14 @@ void SequenceCheckReceiver::settle(int quiet_ms, int max_ms) const {
 
 Result<SequenceCheckReport> SequenceCheckReceiver::report(uint64_t expected) const {
   SequenceCheckReport r;
-  const auto& s = skel_->bss->rx_stats;
-  r.frames = load(s.frames);
-  r.bytes = load(s.bytes);
-  r.test_frames = load(s.test_frames);
-  r.bad_header = load(s.bad_header);
-  r.out_of_window = load(s.out_of_window);
-  r.other_frames = load(s.other_frames);
+  xesp_gen_rx_stats s;
+  if (!read_stats(s)) return Error::sys(errno, "receiver: reading the frame counters");
+  r.frames = s.frames;
+  r.bytes = s.bytes;
+  r.test_frames = s.test_frames;
+  r.bad_header = s.bad_header;
+  r.out_of_window = s.out_of_window;
+  r.other_frames = s.other_frames;
 
   const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(expected, config_.window));
   const int fd = bpf_map__fd(skel_->maps.rx_seq_hits);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.hpp"
 #include "gen_skeleton.hpp"
@@ -52,7 +53,8 @@ class SequenceCheckReceiver {
  public:
   static Result<SequenceCheckReceiver> attach(SequenceCheckConfig config);
 
-  // Frames the program has run on so far (cheap; for waiting until arrivals settle).
+  // Frames the program has run on so far, summed over CPUs (one syscall; for waiting until
+  // arrivals settle). Not thread-safe: it reuses one buffer.
   uint64_t frames() const noexcept;
   // Waits until no frame has arrived for `quiet_ms` (at most `max_ms`): a veth delivers from
   // its ring in NAPI after the sender returned.
@@ -65,13 +67,19 @@ class SequenceCheckReceiver {
 
  private:
   SequenceCheckReceiver(SequenceCheckConfig config, NetInterface nic, GenSkeleton skel,
-                        BpfLink link, bool native);
+                        BpfLink link, bool native, unsigned possible_cpus);
+  // Sums the per-CPU copies of the program's counters; false (errno set) if the lookup failed.
+  bool read_stats(xesp_gen_rx_stats& sum) const noexcept;
 
   SequenceCheckConfig config_;
   NetInterface nic_;
   GenSkeleton skel_;  // declared before link_: the link goes first
   BpfLink link_;
   bool native_ = true;
+  // One slot per possible CPU for reading the per-CPU rx_stats map; allocated once at attach
+  // so that frames(), polled every few ms, neither allocates nor throws.
+  mutable std::vector<xesp_gen_rx_stats> percpu_stats_;
+  mutable uint64_t last_frames_ = 0;  // frames() falls back to it when a lookup fails
 };
 
 }  // namespace xesp::gen

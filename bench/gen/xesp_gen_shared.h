@@ -36,7 +36,7 @@ struct xesp_gen_header {
 #define XESP_GEN_MAX_FRAME 9000
 #define XESP_GEN_MIXED_MAX_FRAME 1514 /* largest frame of the mixed size spread */
 
-/* What the receiving side's counting program saw; lives in its .bss. */
+/* What the receiving side's counting program saw: the value of its per-CPU map rx_stats. */
 struct xesp_gen_rx_stats {
 	__u64 frames;        /* every frame the program ran on */
 	__u64 bytes;
