@@ -38,8 +38,12 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 PEERS = ("tcpdump", "netsniff-ng", "dumpcap")
 # xesp-poller: xesp with --timestamps poller (no per-frame header; the pollers stamp frames).
-XESP_TOOLS = {"xesp": [], "xesp-poller": ["--timestamps", "poller"]}
+# xesp-writev (not in the default run): --file-io write, to compare with the mapped file that
+# `auto` picks for several queues on tmpfs.
+XESP_TOOLS = {"xesp": [], "xesp-poller": ["--timestamps", "poller"],
+              "xesp-writev": ["--file-io", "write"]}
 ALL_TOOLS = ("ceiling",) + tuple(XESP_TOOLS) + PEERS
+DEFAULT_TOOLS = tuple(t for t in ALL_TOOLS if t != "xesp-writev")
 PEER_BINARIES = {"tcpdump": "tcpdump", "netsniff-ng": "netsniff-ng", "dumpcap": "dumpcap"}
 # Socket buffer / ring of each peer: the same 256 MiB for all three.
 PEER_BUFFER_MIB = 256
@@ -427,6 +431,8 @@ class Bench:
         self.space_check(count, size)
         path = self.work / f"{tool}.pcapng"
         cmd = [str(self.xesp), "capture", "-i", tb.cap_if, "-w", str(path), "--json"]
+        if self.a.xesp_cpus:
+            cmd += ["--cpus", self.a.xesp_cpus]
         g, d, mem, rc, cpu_s, killed, out, err = self.run_capture(
             tool, cmd + XESP_TOOLS[tool], lambda out, err: tb.xdp_attached(), tb, size, count, None)
         summary = None
@@ -644,7 +650,8 @@ def fmt(v, spec: str, none: str = "-") -> str:
 
 
 TOOL_LABEL = {"ceiling": "ceiling (XDP_DROP)", "xesp": "xesp",
-              "xesp-poller": "xesp --timestamps poller", "tcpdump": "tcpdump",
+              "xesp-poller": "xesp --timestamps poller", "xesp-writev": "xesp --file-io write",
+              "tcpdump": "tcpdump",
               "netsniff-ng": "netsniff-ng", "dumpcap": "dumpcap"}
 COLUMNS = ["queues", "size", "tool", "offered", "in file", "loss %", "Mfps", "x ceiling",
            "x best peer", "CPU s/Mframe"]
@@ -711,6 +718,7 @@ def write_png(results: list[dict], png: Path, title: str) -> str | None:
     n = len(tools)
     width = 0.8 / n
     colours = {"ceiling": "#c8c8c8", "xesp": "#1f77b4", "xesp-poller": "#9ecae1",
+               "xesp-writev": "#6baed6",
                "tcpdump": "#ff7f0e",
                "netsniff-ng": "#2ca02c", "dumpcap": "#d62728"}
     ymax = max((v for _, vals in groups for v in vals if v is not None), default=1.0) or 1.0
@@ -769,8 +777,12 @@ def parse_args() -> argparse.Namespace:
                     "(default 3; --quick: 1)")
     ap.add_argument("--queues", default="1,4",
                     help="testbeds by RX queue count, comma separated (default 1,4)")
-    ap.add_argument("--tools", default=",".join(ALL_TOOLS),
-                    help=f"what to measure (default {','.join(ALL_TOOLS)})")
+    ap.add_argument("--tools", default=",".join(DEFAULT_TOOLS),
+                    help=f"what to measure (default {','.join(DEFAULT_TOOLS)}; also "
+                         f"{','.join(t for t in ALL_TOOLS if t not in DEFAULT_TOOLS)})")
+    ap.add_argument("--xesp-cpus", default=None,
+                    help="pin xesp's queue pollers to these CPUs (xesp --cpus, e.g. 8-15; "
+                         "default: unpinned)")
     ap.add_argument("--gen-cpus", default=None,
                     help="CPUs the generators send from, comma separated (default: the first "
                          "CPU for 1 queue; one generator per CPU, up to the queue count, else)")
@@ -797,6 +809,8 @@ def parse_args() -> argparse.Namespace:
         a.gen_cpus = [int(x) for x in a.gen_cpus.split(",")] if a.gen_cpus else None
     except ValueError as e:
         ap.error(str(e))
+    if a.xesp_cpus is not None and not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", a.xesp_cpus):
+        ap.error(f"--xesp-cpus {a.xesp_cpus}: a CPU list like 1-3,6")
     for s in a.sizes:
         if not 60 <= s <= 3500:
             ap.error(f"--sizes {s}: live frames are 60..3500 bytes")
