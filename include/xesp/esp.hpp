@@ -81,6 +81,7 @@ struct ConnectionInfo {
   uint32_t prog_id = 0;
   bool umem_huge_pages = false;     // packet memory on 2 MiB pages
   std::string file;                 // current or last capture file
+  std::string file_io;              // how it is written: "write" (writev) or "map" (FileIo=auto|map)
 };
 
 class Esp {

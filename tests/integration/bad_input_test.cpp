@@ -90,6 +90,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "--busy-poll: 'soon' is not a number of microseconds or auto"},
         BadInput{"TimestampsUnknown", {"--timestamps", "hardware"},
                  "--timestamps: 'hardware' is not kernel or poller"},
+        BadInput{"FileIoUnknown", {"--file-io", "mmap"},
+                 "--file-io: 'mmap' is not auto, write or map"},
         BadInput{"CountZero", {"-c", "0"}, "-c/--count: StopAfterFrames must be above 0"},
         BadInput{"DurationNotANumber", {"--duration", "soon"}, "--duration: 'soon' is not a number"},
         BadInput{"OutputDirectoryMissing", {"-w", "{dir}/missing/x.pcapng"},

@@ -173,6 +173,7 @@ TEST_F(CaptureCli, HundredThousandPacedMixedFramesByteForByte) {
   EXPECT_EQ(summary_["frames_dropped"], 0);
   EXPECT_EQ(summary_["frames_poller_stamped"], 0) << "frames without the program's receive time";
   EXPECT_EQ(summary_["xdp_mode"], "native");
+  EXPECT_EQ(summary_["file_io"], "write") << "one poller: auto writes";
   // The file's statistics block agrees with the summary.
   ASSERT_EQ(file_.stats.size(), 1u);
   EXPECT_EQ(file_.stats[0].usr_deliv, kFrames);
@@ -224,6 +225,19 @@ TEST_F(CaptureCli, FourQueuesAllCapturedEveryFrameAccounted) {
     written += jq["written"].get<uint64_t>();
   }
   EXPECT_EQ(written, kFrames);
+}
+
+TEST_F(CaptureCli, FourQueuesIntoAMappedFileByteForByte) {
+  // --file-io map: the pollers copy into a mapping of the file (here on /tmp, whatever its file
+  // system), each into the range it reserved; every frame must come back whole, the file must
+  // end at its last block (the growth ahead cut off) and hold the statistics blocks.
+  constexpr uint64_t kFrames = 20'000;
+  ASSERT_NO_FATAL_FAILURE(
+      capture_mixed(kFrames, 20'000, {"--file-io", "map"}, /*queues=*/4, /*flows=*/64));
+  EXPECT_EQ(summary_["file_io"], "map");
+  EXPECT_EQ(summary_["frames_written"], kFrames);
+  for (uint32_t q = 0; q < 4; ++q) EXPECT_GT(per_interface_[q], 0u) << "no frame on queue " << q;
+  EXPECT_EQ(file_.stats.size(), 4u);
 }
 
 TEST_F(CaptureCli, CountStopsAtExactlyThatManyFramesAcrossFourQueues) {

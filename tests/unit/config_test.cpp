@@ -72,6 +72,7 @@ TEST(Config, DefaultsFromAMinimalBlob) {
   EXPECT_EQ(c.snap_length, 262144u);
   EXPECT_TRUE(c.promiscuous);
   EXPECT_EQ(c.timestamps, Timestamps::kernel);
+  EXPECT_EQ(c.file_io, FileIo::automatic);
   EXPECT_EQ(c.effective_frame_count(), c.fill_ring_size + c.rx_ring_size);
   EXPECT_FALSE(c.triggers.any());
 }
@@ -98,6 +99,29 @@ TEST(Config, BusyPollAutoSpinsOnlyWhenEveryPollerHasACpu) {
   EXPECT_FALSE(p.config->busy_poll_us);
 }
 
+TEST(Config, FileIoAutoMapsOnlyWhenSeveralPollersHaveCpusOfTheirOwn) {
+  CaptureConfig c;
+  // One poller: nothing to copy in parallel. A thousand unpinned: no CPU of their own.
+  EXPECT_EQ(file_io_for(c, 1), FileIo::write);
+  EXPECT_EQ(file_io_for(c, 1000), FileIo::write);
+  c.poller_cpus = {2, 3};
+  EXPECT_EQ(file_io_for(c, 2), FileIo::automatic) << "the writer then maps on tmpfs only";
+  EXPECT_EQ(file_io_for(c, 3), FileIo::write);
+  c.poller_cpus = {2};
+  EXPECT_EQ(file_io_for(c, 2), FileIo::write);
+  // A configured mode wins either way.
+  auto p = parse_config(blob_of("NPP:Config:Interface=eth0\nNPP:Config:FileIo=MAP\n"),
+                        CaptureConfig{}, true);
+  ASSERT_TRUE(p.config);
+  EXPECT_EQ(file_io_for(*p.config, 1), FileIo::map);
+  p = parse_config(blob_of("NPP:Config:FileIo=write\n"), *p.config, false);
+  ASSERT_TRUE(p.config);
+  EXPECT_EQ(file_io_for(*p.config, 2), FileIo::write);
+  p = parse_config(blob_of("NPP:Config:FileIo=auto\n"), *p.config, false);
+  ASSERT_TRUE(p.config);
+  EXPECT_EQ(p.config->file_io, FileIo::automatic);
+}
+
 TEST(Config, EveryTagParses) {
   auto p = parse_config(blob_of("NPP:Config:Interface=veth0\n"
                                 "NPP:Config:Queues=0-2,5\n"
@@ -116,6 +140,7 @@ TEST(Config, EveryTagParses) {
                                 "NPP:Config:BusyPoll=50\n"
                                 "NPP:Config:HugePages=yes\n"
                                 "NPP:Config:Timestamps=Poller\n"
+                                "NPP:Config:FileIo=map\n"
                                 "NPP:Config:PollerCpus=0-1\n"
                                 "NPP:Trigger:StopAfterFrames=10\n"
                                 "NPP:Trigger:StopAfterBytes=2k\n"
@@ -142,6 +167,7 @@ TEST(Config, EveryTagParses) {
   EXPECT_EQ(c.busy_poll_us, 50u);
   EXPECT_EQ(c.huge_pages, xdp::HugePages::yes);
   EXPECT_EQ(c.timestamps, Timestamps::poller);
+  EXPECT_EQ(c.file_io, FileIo::map);
   EXPECT_EQ(c.poller_cpus, (std::vector<uint32_t>{0, 1}));
   EXPECT_EQ(c.triggers.stop_after_frames, 10u);
   EXPECT_EQ(c.triggers.stop_after_bytes, 2048u);
@@ -230,6 +256,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Invalid{"NPP:Config:BusyPoll=soon", "BusyPoll", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:HugePages=maybe", "HugePages", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:Timestamps=hardware", "Timestamps", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:FileIo=mmap", "FileIo", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:PollerCpus=9999", "PollerCpus", nmerr::blob_conversion_error},
                       Invalid{"NPP:Config:PollerCpus=all", "PollerCpus", nmerr::blob_conversion_error},
                       Invalid{"NPP:Trigger:StopAfterFrames=0", "StopAfterFrames", nmerr::illegal_trigger},

@@ -1,9 +1,12 @@
 // pcapng writer, hot-path encoder and reader: byte-exact encodings, a full round trip through our
 // reader, malformed-input errors, and cross-checks against libpcap, capinfos and tshark.
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +27,7 @@
 #endif
 
 #include "pcapng/epb_buffer.hpp"
+#include "pcapng/epb_vector.hpp"
 #include "pcapng/pcapng_format.hpp"
 #include "pcapng/pcapng_reader.hpp"
 #include "pcapng/pcapng_writer.hpp"
@@ -33,12 +37,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A private directory under /tmp, removed with everything in it when the test ends, pass or fail.
+// A private directory (under /tmp unless told), removed with everything in it when the test
+// ends, pass or fail.
 class TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/xesp-pcapng-test-XXXXXX";
-    if (::mkdtemp(tmpl) != nullptr) path_ = tmpl;
+  explicit TempDir(const std::string& under = "/tmp") {
+    std::string tmpl = under + "/xesp-pcapng-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TempDir() {
     std::error_code ec;
@@ -634,6 +639,201 @@ TEST_F(PcapngTest, ConcurrentChunksNeverInterleave) {
     ASSERT_EQ(p.timestamp_ns, seq);
     ++next[p.interface_id];
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// FileIo::map: pollers copy into a mapping of the file in parallel
+
+bool on_tmpfs(const std::string& path) {
+  struct statfs fs {};
+  return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+}
+
+class MappedWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!on_tmpfs("/dev/shm")) GTEST_SKIP() << "/dev/shm is not tmpfs here";
+    ASSERT_TRUE(dir_.ok()) << "mkdtemp under /dev/shm failed";
+  }
+  TempDir dir_{"/dev/shm"};
+};
+
+// Several threads write vectored batches of small frames (copied next to their headers) and
+// large ones (referenced where they lie, as UMEM frames are) past several growth steps and
+// unmapping steps; every block must come back whole and in each thread's order.
+TEST_F(MappedWriterTest, ConcurrentVectoredWritesLandWholeAndInOrder) {
+  const std::string path = dir_.file("mapped.pcapng");
+  constexpr uint32_t kThreads = 4;
+  constexpr uint32_t kFramesPerThread = 40000;  // ~190 MiB in all: three growth steps
+  std::vector<InterfaceInfo> itfs;
+  for (uint32_t t = 0; t < kThreads; ++t) itfs.push_back({.name = "q" + std::to_string(t)});
+  auto w = PcapngWriter::open(path, {}, itfs, FileIo::map);
+  ASSERT_TRUE(w) << w.error().message;
+  ASSERT_TRUE(w->mapped());
+
+  auto frame_len = [](uint32_t i) { return i % 3 == 0 ? 60 + i % 7 : 1500 - i % 5; };
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (uint32_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      EpbVector v(t, 256 * 1024);
+      std::vector<std::vector<uint8_t>> held;  // large frames must live until written
+      auto flush = [&] {
+        if (!w->write_vectored(v.iovecs())) ++failures[t];
+        v.clear();
+        held.clear();
+      };
+      for (uint32_t i = 0; i < kFramesPerThread; ++i) {
+        auto data = pattern(frame_len(i), i * kThreads + t);
+        std::memcpy(data.data(), &i, sizeof(i));
+        if (!v.add(i, data.data(), static_cast<uint32_t>(data.size()), 1514)) {
+          flush();
+          if (!v.add(i, data.data(), static_cast<uint32_t>(data.size()), 1514)) ++failures[t];
+        }
+        held.push_back(std::move(data));
+        if (held.size() == 200) flush();
+      }
+      flush();
+    });
+  }
+  for (auto& th : threads) th.join();
+  const uint64_t written = w->bytes_written();
+  ASSERT_TRUE(w->close());
+  EXPECT_EQ(failures, std::vector<int>(kThreads, 0));
+  EXPECT_GT(written, 2 * PcapngWriter::kMapGrowBytes);
+  EXPECT_EQ(fs::file_size(path), written) << "the growth ahead must be cut at close";
+
+  auto f = PcapngReader::read_file(path);
+  ASSERT_TRUE(f) << f.error().message;
+  ASSERT_EQ(f->packets.size(), kThreads * kFramesPerThread);
+  std::vector<uint32_t> next(kThreads, 0);
+  for (const auto& p : f->packets) {
+    ASSERT_LT(p.interface_id, kThreads);
+    const uint32_t i = next[p.interface_id]++;
+    auto want = pattern(frame_len(i), i * kThreads + p.interface_id);
+    std::memcpy(want.data(), &i, sizeof(i));
+    ASSERT_EQ(p.timestamp_ns, i) << "queue " << p.interface_id << " out of order";
+    ASSERT_EQ(p.original_len, 1514u);
+    ASSERT_TRUE(std::equal(p.data.begin(), p.data.end(), want.begin(), want.end()))
+        << "queue " << p.interface_id << " frame " << i << " differs";
+  }
+}
+
+TEST_F(MappedWriterTest, AutomaticMapsOnTmpfsOnly) {
+  auto shm = PcapngWriter::open(dir_.file("auto.pcapng"), {}, {{.name = "eth0"}},
+                                FileIo::automatic);
+  ASSERT_TRUE(shm) << shm.error().message;
+  EXPECT_TRUE(shm->mapped()) << "a regular file on tmpfs";
+
+  TempDir disk;
+  ASSERT_TRUE(disk.ok());
+  auto other = PcapngWriter::open(disk.file("auto.pcapng"), {}, {{.name = "eth0"}},
+                                  FileIo::automatic);
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_EQ(other->mapped(), on_tmpfs("/tmp")) << "/tmp: mapped only where it is tmpfs";
+
+  auto forced = PcapngWriter::open(disk.file("map.pcapng"), {}, {{.name = "eth0"}}, FileIo::map);
+  ASSERT_TRUE(forced) << forced.error().message;
+  EXPECT_TRUE(forced->mapped()) << "map is honoured on any regular file";
+
+  auto written = PcapngWriter::open(dir_.file("write.pcapng"), {}, {{.name = "eth0"}},
+                                    FileIo::write);
+  ASSERT_TRUE(written) << written.error().message;
+  EXPECT_FALSE(written->mapped());
+
+  // A pipe cannot be mapped: map falls back to writes.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  auto pipe = PcapngWriter::open("/proc/self/fd/" + std::to_string(fds[1]), {},
+                                 {{.name = "eth0"}}, FileIo::map);
+  ASSERT_TRUE(pipe) << pipe.error().message;
+  EXPECT_FALSE(pipe->mapped());
+  ASSERT_TRUE(pipe->close());
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+// A writer destroyed without close() (a capture torn down by an error) still leaves a file of
+// exactly the blocks written, not the zeros of the growth ahead.
+TEST_F(MappedWriterTest, DestructorCutsTheGrowthAhead) {
+  const std::string path = dir_.file("unclosed.pcapng");
+  uint64_t written = 0;
+  {
+    auto w = PcapngWriter::open(path, {}, {{.name = "eth0"}}, FileIo::map);
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE(w->mapped());
+    EpbBuffer buf(0, 4096);
+    const auto frame = pattern(100, 7);
+    ASSERT_TRUE(buf.append(5, frame.data(), 100, 100));
+    ASSERT_TRUE(w->write_chunk(buf.bytes()));
+    EXPECT_EQ(fs::file_size(path), PcapngWriter::kMapGrowBytes) << "grown ahead while open";
+    written = w->bytes_written();
+  }
+  EXPECT_EQ(fs::file_size(path), written);
+  auto f = PcapngReader::read_file(path);
+  ASSERT_TRUE(f) << f.error().message;
+  ASSERT_EQ(f->packets.size(), 1u);
+}
+
+// A tmpfs of its own, 1 MiB, mounted for one test and unmounted after it, pass or fail.
+class SmallTmpfs {
+ public:
+  SmallTmpfs() {
+    if (!dir_.ok()) {
+      why_ = "mkdtemp under /tmp failed";
+      return;
+    }
+    if (::mount("xesp-test", dir_.file("").c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") != 0)
+      why_ = std::string("mounting a 1 MiB tmpfs: ") + std::strerror(errno) +
+             " (needs CAP_SYS_ADMIN)";
+    else
+      mounted_ = true;
+  }
+  ~SmallTmpfs() {
+    if (mounted_) ::umount2(dir_.file("").c_str(), MNT_DETACH);
+  }
+  const std::string& why_not() const { return why_; }
+  std::string file(const std::string& name) const { return dir_.file(name); }
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
+// A full tmpfs must be an error value naming the file (not SIGBUS), sticky, and the file must end
+// on a block boundary: every block before the failed range, nothing after it.
+TEST(MappedWriterFullTest, FullTmpfsIsAStickyErrorAndTheFileStaysReadable) {
+  SmallTmpfs tmpfs;
+  if (!tmpfs.why_not().empty()) GTEST_SKIP() << tmpfs.why_not();
+  const std::string path = tmpfs.file("full.pcapng");
+  auto w = PcapngWriter::open(path, {}, {{.name = "eth0"}}, FileIo::map);
+  ASSERT_TRUE(w) << w.error().message;
+  ASSERT_TRUE(w->mapped());
+  EpbBuffer buf(0, 64 * 1024);
+  const auto frame = pattern(1500, 3);
+  uint32_t frames_ok = 0;
+  Status st;
+  for (int chunk = 0; chunk < 64 && st; ++chunk) {  // 64 x ~60 KiB: well past 1 MiB
+    buf.clear();
+    uint32_t n = 0;
+    while (buf.append(n, frame.data(), 1500, 1500)) ++n;
+    st = w->write_chunk(buf.bytes());
+    if (st) frames_ok += n;
+  }
+  ASSERT_FALSE(st) << "1 MiB of tmpfs cannot hold 4 MiB";
+  EXPECT_EQ(st.error().code, std::errc::no_space_on_device);
+  EXPECT_NE(st.error().message.find("output file '" + path + "'"), std::string::npos)
+      << st.error().message;
+  const Status again = w->write_chunk(buf.bytes());
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, st.error().message);
+  EXPECT_FALSE(w->close()) << "close reports the first error";
+
+  auto f = PcapngReader::read_file(path);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->packets.size(), frames_ok);
+  EXPECT_GT(frames_ok, 0u);
 }
 
 // ---------------------------------------------------------------------------------------------

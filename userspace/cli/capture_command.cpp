@@ -36,6 +36,7 @@ std::string option_for_tag(const std::string& tag) {
       {"BatchSize", "--batch-size"},         {"StopAfterBytes", "--stop-after-bytes"},
       {"BusyPoll", "--busy-poll"},           {"PollerCpus", "--cpus"},
       {"HugePages", "--huge-pages"},         {"Timestamps", "--timestamps"},
+      {"FileIo", "--file-io"},
       {"StopAfterFileSize", "--stop-after-file-size"},
   };
   auto it = names.find(tag);
@@ -68,6 +69,7 @@ Blob build_blob(const CaptureOptions& o) {
   if (!o.busy_poll.empty()) set("Config", "BusyPoll", o.busy_poll);
   if (!o.huge_pages.empty()) set("Config", "HugePages", o.huge_pages);
   if (!o.timestamps.empty()) set("Config", "Timestamps", o.timestamps);
+  if (!o.file_io.empty()) set("Config", "FileIo", o.file_io);
   if (!o.cpus.empty()) set("Config", "PollerCpus", o.cpus);
   if (!o.stop_after_bytes.empty()) set("Trigger", "StopAfterBytes", o.stop_after_bytes);
   if (!o.stop_after_file_size.empty()) set("Trigger", "StopAfterFileSize", o.stop_after_file_size);
@@ -174,10 +176,11 @@ int run_capture(const CaptureOptions& o) {
   }
   ConnectionInfo info = s.esp.connection_info();
   if (o.verbosity >= 1 || ::isatty(STDERR_FILENO))
-    std::fprintf(stderr, "xesp: capturing on %s (queues %s, XDP %s, AF_XDP %s%s) into %s\n",
+    std::fprintf(stderr, "xesp: capturing on %s (queues %s, XDP %s, AF_XDP %s%s) into %s (%s)\n",
                  info.interface.c_str(), queue_list(info.queues).c_str(), info.xdp_mode.c_str(),
                  info.bind_mode.c_str(), info.umem_huge_pages ? ", UMEM on 2 MiB pages" : "",
-                 path == "-" ? "standard output" : path.c_str());
+                 path == "-" ? "standard output" : path.c_str(),
+                 info.file_io == "map" ? "mapped" : "writev");
 
   boost::asio::signal_set signals(s.io, SIGINT, SIGTERM);
   signals.async_wait([&s](const boost::system::error_code& ec, int) {

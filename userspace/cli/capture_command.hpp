@@ -23,6 +23,7 @@ struct CaptureOptions {
   std::string busy_poll;
   std::string huge_pages;
   std::string timestamps;
+  std::string file_io;
   std::string cpus;
   std::string stop_after_bytes;
   std::string stop_after_file_size;

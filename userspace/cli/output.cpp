@@ -47,6 +47,7 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
       {"bind_mode", info.bind_mode},
       {"umem_huge_pages", info.umem_huge_pages},
       {"file", path},
+      {"file_io", info.file_io},
       {"duration_s", static_cast<double>(s.time_elapsed_us) / 1e6},
       {"frames_seen", s.frames_seen},
       {"bytes_seen", s.bytes_seen},

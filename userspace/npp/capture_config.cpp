@@ -160,6 +160,14 @@ const std::vector<TagDef>& tag_table() {
          else return "'" + v + "' is not kernel or poller";
          return std::nullopt;
        }},
+      {"Config", "FileIo",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         if (iequals(v, "auto")) c.file_io = FileIo::automatic;
+         else if (iequals(v, "write")) c.file_io = FileIo::write;
+         else if (iequals(v, "map")) c.file_io = FileIo::map;
+         else return "'" + v + "' is not auto, write or map";
+         return std::nullopt;
+       }},
       {"Config", "BusyPoll",
        [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
          if (iequals(v, "auto")) {
@@ -331,8 +339,11 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
   return p;
 }
 
-uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers) {
-  if (c.busy_poll_us) return *c.busy_poll_us;
+namespace {
+
+// True when each of `pollers` pollers can have a CPU of its own: the distinct CPUs they are
+// pinned to, else those this process may run on but one (left to the NIC's receive work).
+bool pollers_have_own_cpus(const CaptureConfig& c, uint32_t pollers) {
   uint32_t cpus = 0;
   if (!c.poller_cpus.empty()) {
     cpus = static_cast<uint32_t>(std::set<uint32_t>(c.poller_cpus.begin(), c.poller_cpus.end()).size());
@@ -342,7 +353,19 @@ uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers) {
     if (::sched_getaffinity(0, sizeof(set), &set) == 0) cpus = static_cast<uint32_t>(CPU_COUNT(&set));
     cpus = cpus > 1 ? cpus - 1 : 1;
   }
-  return pollers <= cpus ? kDefaultBusyPollUs : 0;
+  return pollers <= cpus;
+}
+
+}  // namespace
+
+uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers) {
+  if (c.busy_poll_us) return *c.busy_poll_us;
+  return pollers_have_own_cpus(c, pollers) ? kDefaultBusyPollUs : 0;
+}
+
+FileIo file_io_for(const CaptureConfig& c, uint32_t pollers) {
+  if (c.file_io != FileIo::automatic) return c.file_io;
+  return pollers >= 2 && pollers_have_own_cpus(c, pollers) ? FileIo::automatic : FileIo::write;
 }
 
 std::error_code report_problems(const ConfigParse& parse, Blob* error_blob) {

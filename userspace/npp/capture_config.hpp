@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "pcapng/pcapng_writer.hpp"
 #include "xdp/umem_area.hpp"
 #include "xdp/xdp_link.hpp"
 #include "xdp/xsk_socket.hpp"
@@ -62,6 +63,7 @@ struct CaptureConfig {
   uint32_t update_freq_ms = 1000;          // status callback interval; 0: never
   xdp::HugePages huge_pages = xdp::HugePages::automatic;
   Timestamps timestamps = Timestamps::kernel;
+  FileIo file_io = FileIo::automatic;      // how blocks reach the file (see file_io_for)
   std::optional<uint32_t> busy_poll_us;   // spin this long on an empty ring, then sleep; unset:
                                           // auto (busy_poll_for)
   std::vector<uint32_t> poller_cpus;       // pin poller i to poller_cpus[i % size]; empty: unpinned
@@ -80,6 +82,13 @@ struct CaptureConfig {
 // those this process may run on but one, left to the NIC's receive work), else 0: pollers that
 // share CPUs would spin away the time the others and the kernel need.
 uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers);
+
+// How a capture with `pollers` pollers writes its file: the configured FileIo; for auto,
+// PcapngWriter's automatic (map on tmpfs) when there are several pollers and each can have a CPU
+// of its own (as for busy_poll_for), else write. A mapping costs a page clear and a fault per
+// page more than writev: it wins only where the copies really run in parallel (on 2 CPUs with 2
+// pollers it kept 25-50% fewer frames; see docs/DESIGN-NOTES.md).
+FileIo file_io_for(const CaptureConfig& c, uint32_t pollers);
 
 // One problem with one blob entry.
 struct ConfigProblem {

@@ -134,6 +134,7 @@ struct Provider::Connection {
 
 struct Provider::Capture {
   std::string path;
+  std::string file_io;  // "write" or "map" (PcapngWriter::mapped); empty without a file
   std::unique_ptr<capture::PcapngSink> file_sink;
   std::unique_ptr<capture::CallbackSink> callback_sink;
   std::vector<std::unique_ptr<capture::QueuePoller>> pollers;
@@ -236,6 +237,7 @@ ConnectionInfo Provider::connection_info() const {
   std::lock_guard lock(mutex_);
   ConnectionInfo info;
   info.file = capture_ ? capture_->path : last_file_;
+  info.file_io = capture_ ? capture_->file_io : last_file_io_;
   if (!connection_) return info;
   const Connection& c = *connection_;
   info.interface = c.nic.name;
@@ -517,9 +519,12 @@ std::error_code Provider::do_start(std::string* file_name) {
       info.snap_len = config_.snap_length;
       interfaces.push_back(std::move(info));
     }
-    auto writer = PcapngWriter::open(*path, section, std::move(interfaces));
+    auto writer = PcapngWriter::open(
+        *path, section, std::move(interfaces),
+        file_io_for(config_, static_cast<uint32_t>(c.queues.size())));
     if (!writer) return fail(code_of(writer.error()), writer.error().message);
     cap->path = *path;
+    cap->file_io = writer->mapped() ? "map" : "write";
     cap->file_sink = std::make_unique<capture::PcapngSink>(
         std::move(writer).value(), static_cast<uint32_t>(c.queues.size()), config_.snap_length,
         kSinkBufferBytes, on_limit, [this](const Error& e) {
@@ -553,6 +558,7 @@ std::error_code Provider::do_start(std::string* file_name) {
   c.program->set_control(/*active=*/true, /*paused=*/false);
   state_ = State::capturing;
   last_file_ = capture_->path;
+  last_file_io_ = capture_->file_io;
   if (file_name) *file_name = capture_->path;
 
   if (config_.triggers.stop_after_seconds) {

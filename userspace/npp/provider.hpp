@@ -117,6 +117,7 @@ class Provider {
   void* user_context_ = nullptr;
   mutable std::string last_error_;
   std::string last_file_;
+  std::string last_file_io_;
   uint32_t file_sequence_ = 0;
   std::unique_ptr<Connection> connection_;
   std::unique_ptr<Capture> capture_;

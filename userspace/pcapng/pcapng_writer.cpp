@@ -4,6 +4,10 @@
 #include <algorithm>
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -142,6 +146,50 @@ Result<std::vector<std::byte>> encode_headers(const SectionInfo& section,
   return out;
 }
 
+// Address space for a mapped file: 16 TiB where the process has 128 TiB (x86-64, most arm64),
+// else 256 GiB (arm64 with 39-bit addresses). A file that outgrows it fails with EFBIG.
+constexpr uint64_t kMapSpans[] = {16ull << 40, 256ull << 30};
+// Pages this far behind the newest write leave the mapping in steps of this size: the mapped
+// part of the file stays within 8-16 MiB of resident memory (RssShmem), however long the file.
+constexpr uint64_t kUnmapStep = 8ull << 20;
+
+uint64_t page_size() noexcept {
+  static const uint64_t size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+uint64_t total_length(std::span<const iovec> pieces) noexcept {
+  uint64_t n = 0;
+  for (const iovec& p : pieces) n += p.iov_len;
+  return n;
+}
+
+// Maps fd for FileIo::map / automatic, or returns nullptr (then the writer uses writev).
+std::byte* map_output(int fd, FileIo io, uint64_t* span) {
+  if (io == FileIo::write) return nullptr;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+  if ((::fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR) return nullptr;
+  if (io == FileIo::automatic) {
+    struct statfs fs {};
+    if (::fstatfs(fd, &fs) != 0) return nullptr;
+    if (fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC) return nullptr;
+  }
+  for (uint64_t s : kMapSpans) {
+    void* p = ::mmap(nullptr, s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) continue;
+    // MADV_POPULATE_WRITE (Linux 5.14) is what turns a page the file system cannot give into
+    // an error rather than SIGBUS; an older kernel refuses the advice itself (EINVAL).
+    if (::madvise(p, 0, MADV_POPULATE_WRITE) != 0) {
+      ::munmap(p, s);
+      return nullptr;
+    }
+    *span = s;
+    return static_cast<std::byte*>(p);
+  }
+  return nullptr;
+}
+
 Error not_open(const std::string& output_name) {
   return Error::nm(
       nmerr::invalid_parameter,
@@ -150,8 +198,24 @@ Error not_open(const std::string& output_name) {
 
 }  // namespace
 
+const char* to_string(FileIo io) noexcept {
+  switch (io) {
+    case FileIo::write: return "write";
+    case FileIo::map: return "map";
+    case FileIo::automatic: return "auto";
+  }
+  return "?";
+}
+
+PcapngWriter::State::~State() {
+  if (!map) return;
+  ::munmap(map, map_span);
+  // Cut the growth ahead (and anything after a failed copy) off an unclosed file.
+  if (fd) (void)::ftruncate(fd.get(), static_cast<off_t>(std::min(tail, hole)));
+}
+
 Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionInfo& section,
-                                        std::vector<InterfaceInfo> interfaces) {
+                                        std::vector<InterfaceInfo> interfaces, FileIo io) {
   auto headers = encode_headers(section, interfaces);
   if (!headers) return std::move(headers).error();
 
@@ -163,10 +227,15 @@ Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionIn
     state->fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
   } else {
     state->output_name = "output file '" + path + "'";
-    state->fd.reset(::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644));
+    const int flags = O_CREAT | O_TRUNC | O_CLOEXEC;
+    // A mapping needs read access too: a file we may only write to is written to.
+    if (io != FileIo::write) state->fd.reset(::open(path.c_str(), flags | O_RDWR, 0644));
+    if (!state->fd) state->fd.reset(::open(path.c_str(), flags | O_WRONLY, 0644));
   }
   if (!state->fd) return Error::sys(errno, state->output_name);
   state->interfaces = std::move(interfaces);
+  state->map = map_output(state->fd.get(), io, &state->map_span);
+  state->mapped = state->map != nullptr;
 
   PcapngWriter writer(std::move(state));
   {
@@ -184,6 +253,7 @@ Status PcapngWriter::write_chunk(std::span<const std::byte> chunk) {
 
 Status PcapngWriter::write_vectored(std::span<iovec> pieces) {
   if (!state_) return not_open({});
+  if (state_->mapped) return write_mapped(pieces);
   std::lock_guard lock(state_->mutex);
   return write_vectored_locked(pieces);
 }
@@ -213,8 +283,10 @@ Status PcapngWriter::write_comment(uint32_t interface_id, uint64_t timestamp_ns,
 
 Status PcapngWriter::close(std::span<const InterfaceStats> stats) {
   if (!state_) return {};
-  std::lock_guard lock(state_->mutex);
+  std::unique_lock lock(state_->mutex);
   if (state_->closed) return {};
+  // Mapped: copies still running outside the lock finish first (the statistics go after them).
+  state_->copied.wait(lock, [this] { return state_->copying == 0; });
 
   Status result;
   std::vector<std::byte> blocks;
@@ -255,6 +327,14 @@ Status PcapngWriter::write_locked(std::span<const std::byte> bytes) {
 Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
   if (state_->failed) return *state_->failed;
   if (state_->closed) return not_open(state_->output_name);
+  if (state_->mapped) {
+    const uint64_t len = total_length(pieces);
+    auto offset = reserve_locked(len);
+    if (!offset) return std::move(offset).error();
+    Status st = store(*offset, len, pieces);
+    stored_locked(*offset, st);
+    return st;
+  }
   iovec* iov = pieces.data();
   std::size_t count = pieces.size();
   while (count > 0 && iov->iov_len == 0) {
@@ -291,8 +371,106 @@ Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
   return {};
 }
 
+Result<uint64_t> PcapngWriter::reserve_locked(uint64_t len) {
+  State& s = *state_;
+  if (s.failed) return *s.failed;
+  if (s.closed) return not_open(s.output_name);
+  const uint64_t offset = s.tail;
+  const uint64_t end = offset + len;
+  if (end > s.file_size) {
+    if (end > s.map_span) {
+      s.failed = Error::sys(EFBIG, s.output_name + ": larger than its mapping (" +
+                                       std::to_string(s.map_span >> 30) +
+                                       " GiB); --file-io write has no such limit");
+      return *s.failed;
+    }
+    const uint64_t size = std::min(s.map_span, (end + kMapGrowBytes - 1) / kMapGrowBytes *
+                                                   kMapGrowBytes);
+    if (::ftruncate(s.fd.get(), static_cast<off_t>(size)) != 0) {
+      s.failed = Error::sys(errno, s.output_name);
+      return *s.failed;
+    }
+    s.file_size = size;
+  }
+  s.tail = end;
+  s.bytes_written.fetch_add(len, std::memory_order_relaxed);
+  ++s.copying;
+  return offset;
+}
+
+Status PcapngWriter::store(uint64_t offset, uint64_t len, std::span<const iovec> pieces) const {
+  if (len == 0) return {};
+  const State& s = *state_;
+  std::byte* dst = s.map + offset;
+  const uint64_t page = page_size();
+  const uint64_t first = offset / page * page;
+  const uint64_t last = (offset + len + page - 1) / page * page;
+  // Fault the pages in first: a page the file system cannot give (tmpfs full, a memory limit)
+  // is an error here, where the copy's own fault would be SIGBUS.
+  while (::madvise(s.map + first, last - first, MADV_POPULATE_WRITE) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno == EFAULT ? ENOSPC : errno;
+    return Error::sys(err, s.output_name + ": " + std::to_string(len) + " bytes at offset " +
+                               std::to_string(offset));
+  }
+  for (const iovec& p : pieces) {
+    std::memcpy(dst, p.iov_base, p.iov_len);
+    dst += p.iov_len;
+  }
+  return {};
+}
+
+void PcapngWriter::stored_locked(uint64_t offset, const Status& st) {
+  State& s = *state_;
+  if (!st) {
+    s.hole = std::min(s.hole, offset);
+    if (!s.failed) s.failed = st.error();
+  }
+  if (--s.copying == 0) s.copied.notify_all();
+}
+
+Status PcapngWriter::write_mapped(std::span<iovec> pieces) {
+  const uint64_t len = total_length(pieces);
+  uint64_t offset = 0;
+  {
+    std::lock_guard lock(state_->mutex);
+    auto r = reserve_locked(len);
+    if (!r) return std::move(r).error();
+    offset = *r;
+  }
+  Status st = store(offset, len, pieces);
+  // Before the copy is counted done: close() unmaps only once none is running.
+  if (st) unmap_behind(offset + len);
+  std::lock_guard lock(state_->mutex);
+  stored_locked(offset, st);
+  return st;
+}
+
+void PcapngWriter::unmap_behind(uint64_t end) {
+  // One step of slack behind the newest write: copies still running below it are rare, and
+  // harmless (their page faults back in from the file).
+  if (end < 2 * kUnmapStep) return;
+  const uint64_t target = (end / kUnmapStep - 1) * kUnmapStep;
+  uint64_t done = state_->unmapped.load(std::memory_order_relaxed);
+  if (target <= done || !state_->unmapped.compare_exchange_strong(done, target)) return;
+  // MAP_SHARED: the pages stay in the file; only this process's view of them goes.
+  (void)::madvise(state_->map + done, target - done, MADV_DONTNEED);
+}
+
 Status PcapngWriter::close_locked() {
   state_->closed = true;
+  if (state_->map) {
+    State& s = *state_;
+    ::munmap(s.map, s.map_span);
+    s.map = nullptr;
+    // The growth ahead goes; after a failed copy, so does everything from its range on, so the
+    // file ends on a block boundary (like the write path, later writes had stopped).
+    if (::ftruncate(s.fd.get(), static_cast<off_t>(std::min(s.tail, s.hole))) != 0) {
+      const int err = errno;
+      (void)::close(s.fd.release());
+      return Error::sys(err, s.output_name);
+    }
+  }
   // close(2) is where NFS and some FUSE file systems report deferred write errors. EINTR is not
   // retried: on Linux the fd is released regardless.
   if (::close(state_->fd.release()) != 0 && errno != EINTR) {
@@ -304,6 +482,8 @@ Status PcapngWriter::close_locked() {
 uint64_t PcapngWriter::bytes_written() const noexcept {
   return state_ ? state_->bytes_written.load(std::memory_order_relaxed) : 0;
 }
+
+bool PcapngWriter::mapped() const noexcept { return state_ && state_->mapped; }
 
 bool PcapngWriter::is_open() const noexcept {
   if (!state_) return false;

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -59,13 +60,33 @@ struct InterfaceStats {
   std::optional<uint64_t> usr_deliv{};      // isb_usrdeliv
 };
 
+// How blocks reach a regular file.
+// - write: writev(2) under the writer's lock. Every file system serializes writes to one file
+//   (tmpfs, ext4 and XFS hold the inode lock for the whole copy), so several pollers writing one
+//   file copy one at a time: about one core's copy rate in all.
+// - map: the file is mapped (MAP_SHARED); each call reserves its range under the lock, then
+//   faults its pages in (MADV_POPULATE_WRITE, which returns ENOSPC and the like as an error
+//   instead of SIGBUS) and copies outside it, so pollers copy in parallel. The file grows ahead
+//   in steps of kMapGrowBytes and is cut to its exact size at close; a process killed before
+//   close leaves up to that many zero bytes at the end.
+// - automatic: map when the output is a regular file on tmpfs or ramfs (where the page cache is
+//   the file, and a capture's rate is bounded by the copy), write otherwise.
+// Map falls back to write where the file cannot be mapped (standard output, a pipe, a device, a
+// file opened write-only); mapped() tells which one a writer uses.
+enum class FileIo { write, map, automatic };
+const char* to_string(FileIo io) noexcept;
+
 class PcapngWriter {
  public:
+  // The mapped file grows by this much at a time, under the writer's lock.
+  static constexpr uint64_t kMapGrowBytes = 64ull << 20;
+
   // Creates (truncates) path with mode 0644, or writes to standard output when path is "-", and
   // writes the SHB and one IDB per interface (each with if_tsresol = 9, i.e. ns timestamps).
   [[nodiscard]] static Result<PcapngWriter> open(const std::string& path,
                                                  const SectionInfo& section,
-                                                 std::vector<InterfaceInfo> interfaces);
+                                                 std::vector<InterfaceInfo> interfaces,
+                                                 FileIo io = FileIo::write);
 
   // Destroying (or assigning over) an open writer closes it without statistics blocks; the file
   // is still valid pcapng, as nothing is buffered here. A moved-from writer is closed.
@@ -75,8 +96,8 @@ class PcapngWriter {
   PcapngWriter& operator=(const PcapngWriter&) = delete;
   ~PcapngWriter() = default;
 
-  // Writes whole blocks in one critical section, so chunks from different threads never
-  // interleave inside a block. After a failed write the stream may end inside a block, so every
+  // Writes whole blocks in one critical section (mapped: into one reserved range), so chunks from
+  // different threads never interleave inside a block. After a failed write the stream may end inside a block, so every
   // later write returns that first error instead of appending after garbage. EPIPE comes back as
   // an error only if the caller ignores SIGPIPE (the CLI does).
   [[nodiscard]] Status write_chunk(std::span<const std::byte> chunk);
@@ -101,6 +122,8 @@ class PcapngWriter {
   // file-size trigger polls it).
   uint64_t bytes_written() const noexcept;
   bool is_open() const noexcept;
+  // True when blocks are copied into a mapping of the file (FileIo::map), false for writev(2).
+  bool mapped() const noexcept;
   // "output file '<path>'" or "standard output": the prefix of every error message.
   const std::string& output_name() const noexcept;
   const std::vector<InterfaceInfo>& interfaces() const noexcept;
@@ -115,6 +138,20 @@ class PcapngWriter {
     std::atomic<uint64_t> bytes_written{0};
     std::optional<Error> failed;  // the first write error; sticky
     bool closed = false;
+    // FileIo::map only (map != nullptr). The mapping spans map_span bytes of address space from
+    // file offset 0; the file's size (file_size) stays ahead of `tail`, the next free offset.
+    bool mapped = false;  // set at open, never changes
+    std::byte* map = nullptr;
+    uint64_t map_span = 0;
+    uint64_t file_size = 0;
+    uint64_t tail = 0;
+    uint64_t hole = UINT64_MAX;  // the first byte a failed copy left unwritten; close cuts there
+    uint32_t copying = 0;        // reserved ranges being copied outside the lock
+    std::condition_variable copied;
+    std::atomic<uint64_t> unmapped{0};  // [0, unmapped) has had its pages dropped from the mapping
+
+    State() = default;
+    ~State();  // unmaps, and cuts an unclosed mapped file to what was written
   };
 
   explicit PcapngWriter(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
@@ -122,6 +159,15 @@ class PcapngWriter {
   Status write_locked(std::span<const std::byte> bytes);
   Status write_vectored_locked(std::span<iovec> pieces);
   Status close_locked();
+  // FileIo::map. reserve_locked claims [offset, offset + len) and counts a copy in progress;
+  // store copies the pieces there (no lock held); stored_locked ends the copy, recording a failure.
+  Result<uint64_t> reserve_locked(uint64_t len);
+  Status store(uint64_t offset, uint64_t len, std::span<const iovec> pieces) const;
+  void stored_locked(uint64_t offset, const Status& st);
+  Status write_mapped(std::span<iovec> pieces);
+  // Drops the pages of what is long written from this process's mapping (they stay in the
+  // file), so resident memory does not grow with the file.
+  void unmap_behind(uint64_t end);
 
   std::unique_ptr<State> state_;
 };
