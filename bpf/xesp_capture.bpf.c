@@ -41,12 +41,14 @@ int xesp_capture(struct xdp_md *ctx)
 		return XDP_PASS;
 
 	__u64 len = bpf_xdp_get_buff_len(ctx);
-	c->seen_frames++;
-	c->seen_bytes += len;
 	if (!control.active) {
 		c->idle_frames++;
 		return XDP_PASS;
 	}
+	/* Seen counts from Start to Stop only: a frame that arrives once the stop flag is set is no
+	 * capture's, and counted as seen it would be a frame the capture cannot account for. */
+	c->seen_frames++;
+	c->seen_bytes += len;
 	if (control.paused) {
 		c->paused_frames++;
 		return XDP_PASS;

@@ -22,9 +22,9 @@ struct xesp_meta {
 /* Per RX queue and per CPU; userspace sums the CPUs. Slot `queue_count` (one past the NIC's
  * last queue) takes frames whose rx_queue_index is out of range. */
 struct xesp_queue_counters {
-	__u64 seen_frames;       /* every frame the program ran on */
+	__u64 seen_frames;       /* every frame the program ran on while a capture was active */
 	__u64 seen_bytes;
-	__u64 idle_frames;       /* passed: no capture running */
+	__u64 idle_frames;       /* passed: no capture running (not in seen_frames) */
 	__u64 paused_frames;     /* passed: capture paused */
 	__u64 filtered_out;      /* passed: capture running, frame rejected by the filter */
 	__u64 redirected_frames; /* handed to bpf_redirect_map with an XSK present */

@@ -2,10 +2,14 @@
 // from the pcapng file and compared byte for byte; what the NIC carries afterwards checked
 // through the kernel (bpf_xdp_query, IFLA_PROMISCUITY), not through xesp's own view.
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -239,6 +243,56 @@ TEST_F(CaptureCli, FourQueuesIntoAMappedFileByteForByte) {
   for (uint32_t q = 0; q < 4; ++q) EXPECT_GT(per_interface_[q], 0u) << "no frame on queue " << q;
   EXPECT_EQ(file_.stats.size(), 4u);
 }
+
+// A file system that fills up mid-capture (a 2 MiB tmpfs of the test's own): xesp stops with
+// the error, the file ends on a block boundary and holds exactly the frames the summary calls
+// written, each one a frame that was sent, and every frame the program saw is written or dropped
+// with its cause, write_error among them.
+class CaptureCliFullFs : public CaptureCli, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(CaptureCliFullFs, EveryFrameAccountedAndTheFileReadable) {
+  TempDir dir;
+  const std::string mnt = dir.file("small");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0700), 0);
+  if (::mount("xesp-test", mnt.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=2m") != 0)
+    GTEST_SKIP() << "mounting a 2 MiB tmpfs: " << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  auto tb = Testbed::create({.queues = 4});
+  ASSERT_TRUE(tb);
+  const std::string file = mnt + "/full.pcapng";
+  auto cap = start_capture({"-i", tb->capture_if(), "-w", file, "--json", "--file-io", GetParam()});
+  ASSERT_TRUE(cap);
+  // Mixed sizes average ~800 bytes: 20,000 frames are eight times the file system.
+  constexpr uint64_t kFrames = 20'000;
+  const uint64_t t_begin = now_ns();
+  ProcessResult sent = tb->send(kFrames, 50'000, gen_args(/*mixed=*/true, 64));
+  const uint64_t t_end = now_ns();
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  ProcessResult r = finish(*cap, 20s);  // xesp stops itself at the error
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  auto j = summary_json(r);
+  EXPECT_EQ(j["file_io"], GetParam());
+  auto parsed = PcapngReader::read_file(file);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const uint64_t in_file = parsed->packets.size();
+  check_frames(*parsed, spec_for(true, 64), in_file, 0, kFrames, t_begin, t_end);
+  EXPECT_GT(in_file, 0u);
+  EXPECT_EQ(j["frames_written"].get<uint64_t>(), in_file);
+  const auto& d = j["dropped"];
+  EXPECT_GT(d["write_error"].get<uint64_t>(), 0u);
+  const uint64_t by_cause = d["rx_ring_full"].get<uint64_t>() + d["fill_ring_empty"].get<uint64_t>() +
+                            d["other"].get<uint64_t>() + d["write_error"].get<uint64_t>();
+  EXPECT_EQ(j["frames_dropped"].get<uint64_t>(), by_cause);
+  EXPECT_EQ(j["frames_seen"].get<uint64_t>(),
+            in_file + by_cause + j["frames_after_stop"].get<uint64_t>() +
+                j["frames_paused"].get<uint64_t>());
+}
+
+INSTANTIATE_TEST_SUITE_P(FileIo, CaptureCliFullFs, ::testing::Values("write", "map"));
 
 TEST_F(CaptureCli, CountStopsAtExactlyThatManyFramesAcrossFourQueues) {
   auto tb = Testbed::create({.queues = 4});

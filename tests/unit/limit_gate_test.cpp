@@ -137,6 +137,24 @@ TEST(QueueAccounting, EveryFrameHasOneCause) {
   EXPECT_EQ(stats::in_flight(now, start), 10u);
 }
 
+TEST(QueueAccounting, FramesTheFileCouldNotTakeAreAWriteErrorDropNotWritten) {
+  // 100 received and kept by the sink, 30 of them in writes that failed (or were cut off).
+  auto start = sample(0, 0, 0, 0, 0, 0, 0);
+  auto now = sample(100, 100, 100, 100, 0, 0, 0);
+  now.unwritten = 30;
+  QueueStatistics q = stats::account_queue(0, now, start, true);
+  EXPECT_EQ(q.frames_written, 70u);
+  EXPECT_EQ(q.dropped_write_error, 30u);
+  EXPECT_EQ(q.dropped(), 30u);
+  EXPECT_EQ(q.frames_written + q.frames_after_stop + q.dropped(), q.frames_seen);
+  Statistics s;
+  s.queues = {q, q};
+  stats::sum_queues(s);
+  EXPECT_EQ(s.dropped_write_error, 60u);
+  EXPECT_EQ(s.frames_dropped, 60u);
+  EXPECT_EQ(s.frames_captured, 140u);
+}
+
 TEST(QueueAccounting, EmptyFillRingPollsWithoutDropsAreNotLosses) {
   // Zero-copy drivers count empty fill-ring polls that lost nothing: only rx_dropped counts.
   auto start = sample(0, 0, 0, 0, 0, 0, 0);

@@ -801,15 +801,18 @@ class SmallTmpfs {
   std::string why_;
 };
 
-// A full tmpfs must be an error value naming the file (not SIGBUS), sticky, and the file must end
-// on a block boundary: every block before the failed range, nothing after it.
-TEST(MappedWriterFullTest, FullTmpfsIsAStickyErrorAndTheFileStaysReadable) {
+// A full tmpfs must be an error value naming the file (for a mapping: not SIGBUS), sticky, and
+// the file must end on a block boundary: every block before the failed write, nothing of it or
+// after it.
+class FullFileSystemTest : public ::testing::TestWithParam<FileIo> {};
+
+TEST_P(FullFileSystemTest, IsAStickyErrorAndTheFileEndsOnABlock) {
   SmallTmpfs tmpfs;
   if (!tmpfs.why_not().empty()) GTEST_SKIP() << tmpfs.why_not();
   const std::string path = tmpfs.file("full.pcapng");
-  auto w = PcapngWriter::open(path, {}, {{.name = "eth0"}}, FileIo::map);
+  auto w = PcapngWriter::open(path, {}, {{.name = "eth0"}}, GetParam());
   ASSERT_TRUE(w) << w.error().message;
-  ASSERT_TRUE(w->mapped());
+  ASSERT_EQ(w->mapped(), GetParam() == FileIo::map);
   EpbBuffer buf(0, 64 * 1024);
   const auto frame = pattern(1500, 3);
   uint32_t frames_ok = 0;
@@ -835,6 +838,9 @@ TEST(MappedWriterFullTest, FullTmpfsIsAStickyErrorAndTheFileStaysReadable) {
   EXPECT_EQ(f->packets.size(), frames_ok);
   EXPECT_GT(frames_ok, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(FileIo, FullFileSystemTest, ::testing::Values(FileIo::write, FileIo::map),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
 
 // ---------------------------------------------------------------------------------------------
 // PcapngReader on malformed and foreign input

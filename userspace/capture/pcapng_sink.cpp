@@ -57,9 +57,12 @@ void PcapngSink::idle(uint32_t queue_index) {
 void PcapngSink::flush(QueueOut& q) {
   q.last_flush_ns = monotonic_ns();
   if (q.blocks.empty()) return;
-  Status st = writer_.write_vectored(q.blocks.iovecs());
+  const uint64_t frames = q.blocks.frames();
+  Status st = writer_.write_vectored(q.blocks.iovecs(), {q.blocks.interface_id(), frames});
   q.blocks.clear();
-  if (!st && !failed_.exchange(true) && on_error_) on_error_(st.error());
+  if (st) return;
+  q.unwritten.fetch_add(frames, std::memory_order_relaxed);
+  if (!failed_.exchange(true) && on_error_) on_error_(st.error());
 }
 
 Status PcapngSink::write_comment(uint32_t queue_index, uint64_t timestamp_ns,
@@ -67,8 +70,17 @@ Status PcapngSink::write_comment(uint32_t queue_index, uint64_t timestamp_ns,
   return writer_.write_comment(queue_index, timestamp_ns, text);
 }
 
-Status PcapngSink::finish(std::span<const InterfaceStats> stats) {
+void PcapngSink::flush_all() {
   for (auto& q : queues_) flush(*q);
+  if (settled_) return;
+  settled_ = true;
+  const std::vector<uint64_t> cut = writer_.frames_cut();
+  for (uint32_t i = 0; i < queues_.size() && i < cut.size(); ++i)
+    queues_[i]->unwritten.fetch_add(cut[i], std::memory_order_relaxed);
+}
+
+Status PcapngSink::finish(std::span<const InterfaceStats> stats) {
+  flush_all();
   return writer_.close(stats);
 }
 

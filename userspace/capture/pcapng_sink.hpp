@@ -35,6 +35,16 @@ class PcapngSink final : public FrameSink {
   void set_limits(const SinkLimits& limits) { gate_.set(limits, header_bytes_); }
   const LimitGate& gate() const { return gate_; }
 
+  // Frames of this queue the sink kept but could not get into the file: their write failed, or
+  // came after a failed one, or lay after a failed one in a mapped file (cut off at close).
+  // Exact once flush_all() has run after the pollers stopped.
+  uint64_t unwritten(uint32_t queue_index) const {
+    return queues_[queue_index]->unwritten.load(std::memory_order_relaxed);
+  }
+
+  // After every poller has stopped: writes what the queues still buffer and settles unwritten().
+  void flush_all();
+
   // A marker in the file: an empty frame carrying a comment.
   Status write_comment(uint32_t queue_index, uint64_t timestamp_ns, std::string_view text);
 
@@ -47,6 +57,7 @@ class PcapngSink final : public FrameSink {
     QueueOut(uint32_t id, size_t bytes) : blocks(id, bytes) {}
     EpbVector blocks;
     uint64_t last_flush_ns = 0;
+    std::atomic<uint64_t> unwritten{0};
   };
 
   void flush(QueueOut& q);
@@ -59,6 +70,7 @@ class PcapngSink final : public FrameSink {
   LimitGate gate_;
   ErrorHandler on_error_;
   std::atomic<bool> failed_{false};
+  bool settled_ = false;  // flush_all() has added the frames cut from a mapped file
 };
 
 }  // namespace xesp::capture

@@ -36,6 +36,7 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
                       {"dropped_ring_full", q.dropped_ring_full},
                       {"dropped_fill_empty", q.dropped_fill_empty},
                       {"dropped_other", q.dropped_other},
+                      {"dropped_write_error", q.dropped_write_error},
                       {"paused", q.frames_paused},
                       {"after_stop", q.frames_after_stop},
                       {"poller_stamped", q.frames_no_metadata}});
@@ -57,7 +58,8 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
       {"dropped",
        {{"rx_ring_full", s.dropped_ring_full},
         {"fill_ring_empty", s.dropped_fill_empty},
-        {"other", s.dropped_other}}},
+        {"other", s.dropped_other},
+        {"write_error", s.dropped_write_error}}},
       {"frames_paused", s.frames_paused},
       {"frames_after_stop", s.frames_after_stop},
       {"frames_poller_stamped", poller_stamped(s)},
@@ -92,6 +94,10 @@ void print_summary(const ConnectionInfo& info, const std::string& path, const St
                static_cast<double>(s.time_elapsed_us) / 1e6, u(s.frames_seen), u(s.frames_captured),
                path == "-" ? "standard output" : path.c_str(), u(s.frames_dropped),
                u(s.dropped_ring_full), u(s.dropped_fill_empty), u(s.dropped_other));
+  if (s.dropped_write_error)
+    std::fprintf(stderr, "  write error      %llu of those (received, but the file could not take "
+                         "them)\n",
+                 u(s.dropped_write_error));
   if (s.frames_after_stop)
     std::fprintf(stderr, "  after the stop   %llu (arrived once the count was reached: not written)\n",
                  u(s.frames_after_stop));

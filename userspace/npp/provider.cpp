@@ -451,6 +451,7 @@ std::vector<stats::QueueSample> Provider::sample_queues() const {
       s.after_stop = pc.over_limit.load(std::memory_order_relaxed);
       s.no_metadata = pc.no_metadata.load(std::memory_order_relaxed);
       s.written_bytes = pc.kept_bytes.load(std::memory_order_relaxed);
+      if (capture_->file_sink) s.unwritten = capture_->file_sink->unwritten(static_cast<uint32_t>(i));
     }
     out.push_back(s);
   }
@@ -765,6 +766,8 @@ void Provider::do_stop(Statistics* out, std::string* error) {
   }
   for (auto& p : capture_->pollers) p->request_stop();
   for (auto& p : capture_->pollers) p->join();
+  // What the queues still buffer goes out now, so the statistics know what the file took.
+  if (capture_->file_sink) capture_->file_sink->flush_all();
   Statistics st = snapshot(true);
   if (capture_->file_sink) {
     std::vector<InterfaceStats> isbs;

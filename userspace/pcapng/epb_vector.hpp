@@ -38,6 +38,7 @@ class EpbVector {
   std::size_t arena_used() const noexcept { return used_; }
   std::size_t bytes() const noexcept { return bytes_; }
   uint64_t frames() const noexcept { return frames_; }
+  uint32_t interface_id() const noexcept { return interface_id_; }
   void clear() noexcept {
     used_ = 0;
     iov_count_ = 0;

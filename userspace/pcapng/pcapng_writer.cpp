@@ -234,6 +234,8 @@ Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionIn
   }
   if (!state->fd) return Error::sys(errno, state->output_name);
   state->interfaces = std::move(interfaces);
+  struct stat st {};
+  state->regular = ::fstat(state->fd.get(), &st) == 0 && S_ISREG(st.st_mode);
   state->map = map_output(state->fd.get(), io, &state->map_span);
   state->mapped = state->map != nullptr;
 
@@ -251,9 +253,9 @@ Status PcapngWriter::write_chunk(std::span<const std::byte> chunk) {
   return write_locked(chunk);
 }
 
-Status PcapngWriter::write_vectored(std::span<iovec> pieces) {
+Status PcapngWriter::write_vectored(std::span<iovec> pieces, Tally tally) {
   if (!state_) return not_open({});
-  if (state_->mapped) return write_mapped(pieces);
+  if (state_->mapped) return write_mapped(pieces, tally);
   std::lock_guard lock(state_->mutex);
   return write_vectored_locked(pieces);
 }
@@ -329,7 +331,7 @@ Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
   if (state_->closed) return not_open(state_->output_name);
   if (state_->mapped) {
     const uint64_t len = total_length(pieces);
-    auto offset = reserve_locked(len);
+    auto offset = reserve_locked(len, {});
     if (!offset) return std::move(offset).error();
     Status st = store(*offset, len, pieces);
     stored_locked(*offset, st);
@@ -341,18 +343,26 @@ Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
     ++iov;
     --count;
   }
+  const uint64_t start = state_->bytes_written.load(std::memory_order_relaxed);
+  // Records the first error; a regular file is cut back to where this write began.
+  auto fail = [&](int err) {
+    state_->failed = Error::sys(err, state_->output_name);
+    if (state_->regular && ::ftruncate(state_->fd.get(), static_cast<off_t>(start)) == 0) {
+      state_->bytes_written.store(start, std::memory_order_relaxed);
+      (void)::lseek(state_->fd.get(), static_cast<off_t>(start), SEEK_SET);
+    }
+    return *state_->failed;
+  };
   while (count > 0) {
     const int chunk = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
     const ssize_t n = ::writev(state_->fd.get(), iov, chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
-      state_->failed = Error::sys(errno, state_->output_name);
-      return *state_->failed;
+      return fail(errno);
     }
     if (n == 0) {
       // writev(2) returns 0 for non-empty pieces only on odd devices; retrying could spin.
-      state_->failed = Error::sys(EIO, state_->output_name);
-      return *state_->failed;
+      return fail(EIO);
     }
     // Counted per call, so a partial write still matches the output's size.
     state_->bytes_written.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
@@ -371,7 +381,7 @@ Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
   return {};
 }
 
-Result<uint64_t> PcapngWriter::reserve_locked(uint64_t len) {
+Result<uint64_t> PcapngWriter::reserve_locked(uint64_t len, Tally tally) {
   State& s = *state_;
   if (s.failed) return *s.failed;
   if (s.closed) return not_open(s.output_name);
@@ -395,6 +405,7 @@ Result<uint64_t> PcapngWriter::reserve_locked(uint64_t len) {
   s.tail = end;
   s.bytes_written.fetch_add(len, std::memory_order_relaxed);
   ++s.copying;
+  s.ranges.push_back({.offset = offset, .tally = tally});
   return offset;
 }
 
@@ -426,15 +437,35 @@ void PcapngWriter::stored_locked(uint64_t offset, const Status& st) {
     s.hole = std::min(s.hole, offset);
     if (!s.failed) s.failed = st.error();
   }
+  // Ranges are in offset order, and the one just copied is usually near the back.
+  for (auto it = s.ranges.rbegin(); it != s.ranges.rend(); ++it) {
+    if (it->offset == offset) {
+      it->done = true;
+      it->ok = static_cast<bool>(st);
+      break;
+    }
+  }
+  while (s.hole == UINT64_MAX && !s.ranges.empty() && s.ranges.front().done) s.ranges.pop_front();
   if (--s.copying == 0) s.copied.notify_all();
 }
 
-Status PcapngWriter::write_mapped(std::span<iovec> pieces) {
+std::vector<uint64_t> PcapngWriter::frames_cut() const {
+  if (!state_) return {};
+  std::lock_guard lock(state_->mutex);
+  std::vector<uint64_t> cut(state_->interfaces.size(), 0);
+  for (const State::Range& r : state_->ranges) {
+    if (r.offset > state_->hole && r.done && r.ok && r.tally.interface_id < cut.size())
+      cut[r.tally.interface_id] += r.tally.frames;
+  }
+  return cut;
+}
+
+Status PcapngWriter::write_mapped(std::span<iovec> pieces, Tally tally) {
   const uint64_t len = total_length(pieces);
   uint64_t offset = 0;
   {
     std::lock_guard lock(state_->mutex);
-    auto r = reserve_locked(len);
+    auto r = reserve_locked(len, tally);
     if (!r) return std::move(r).error();
     offset = *r;
   }

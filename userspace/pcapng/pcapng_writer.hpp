@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,6 +77,12 @@ struct InterfaceStats {
 enum class FileIo { write, map, automatic };
 const char* to_string(FileIo io) noexcept;
 
+// The frames in one write (PcapngWriter::write_vectored), for PcapngWriter::frames_cut().
+struct WriteTally {
+  uint32_t interface_id = 0;
+  uint64_t frames = 0;
+};
+
 class PcapngWriter {
  public:
   // The mapped file grows by this much at a time, under the writer's lock.
@@ -102,9 +109,19 @@ class PcapngWriter {
   // an error only if the caller ignores SIGPIPE (the CLI does).
   [[nodiscard]] Status write_chunk(std::span<const std::byte> chunk);
 
+  using Tally = WriteTally;
+
   // The same for a list of pieces (EpbVector::iovecs()), written with writev(2) in one critical
-  // section. The iovecs are scratch: a partial write advances them in place.
-  [[nodiscard]] Status write_vectored(std::span<iovec> pieces);
+  // section (or copied into the mapping). The iovecs are scratch: a partial write advances them
+  // in place. When a write to a regular file fails, the file is cut back to where that write
+  // began, so it ends on a block boundary and none of the failed write's frames is in it.
+  [[nodiscard]] Status write_vectored(std::span<iovec> pieces, Tally tally = {});
+
+  // Mapped files only: frames, per interface, of writes that succeeded but lie after one that
+  // failed. close() cuts the file where the failed write began, so they are not in it either.
+  // Meant for when no write is running any more (the pollers have stopped); all zero without a
+  // failure and for writev.
+  std::vector<uint64_t> frames_cut() const;
 
   // A marker in the packet stream: an EPB with no packet data whose opt_comment carries the text
   // (Wireshark shows it as the frame's comment, and flags the empty Ethernet frame "Malformed";
@@ -138,6 +155,7 @@ class PcapngWriter {
     std::atomic<uint64_t> bytes_written{0};
     std::optional<Error> failed;  // the first write error; sticky
     bool closed = false;
+    bool regular = false;  // a regular file: a failed write is cut off
     // FileIo::map only (map != nullptr). The mapping spans map_span bytes of address space from
     // file offset 0; the file's size (file_size) stays ahead of `tail`, the next free offset.
     bool mapped = false;  // set at open, never changes
@@ -149,6 +167,15 @@ class PcapngWriter {
     uint32_t copying = 0;        // reserved ranges being copied outside the lock
     std::condition_variable copied;
     std::atomic<uint64_t> unmapped{0};  // [0, unmapped) has had its pages dropped from the mapping
+    // Reserved ranges in file order, from the oldest one not yet copied on (all of them once a
+    // copy failed), for frames_cut().
+    struct Range {
+      uint64_t offset = 0;
+      Tally tally;
+      bool done = false;
+      bool ok = false;
+    };
+    std::deque<Range> ranges;
 
     State() = default;
     ~State();  // unmaps, and cuts an unclosed mapped file to what was written
@@ -161,10 +188,10 @@ class PcapngWriter {
   Status close_locked();
   // FileIo::map. reserve_locked claims [offset, offset + len) and counts a copy in progress;
   // store copies the pieces there (no lock held); stored_locked ends the copy, recording a failure.
-  Result<uint64_t> reserve_locked(uint64_t len);
+  Result<uint64_t> reserve_locked(uint64_t len, Tally tally);
   Status store(uint64_t offset, uint64_t len, std::span<const iovec> pieces) const;
   void stored_locked(uint64_t offset, const Status& st);
-  Status write_mapped(std::span<iovec> pieces);
+  Status write_mapped(std::span<iovec> pieces, Tally tally);
   // Drops the pages of what is long written from this process's mapping (they stay in the
   // file), so resident memory does not grow with the file.
   void unmap_behind(uint64_t end);

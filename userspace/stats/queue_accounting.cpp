@@ -21,7 +21,9 @@ QueueStatistics account_queue(uint32_t queue, const QueueSample& now, const Queu
   q.bytes_seen = prog.seen_bytes;
   q.frames_redirected = prog.redirected_frames;
   q.frames_received = received;
-  q.frames_written = now.written - start.written;
+  // Frames the sink kept but could not write are a drop, not written.
+  q.dropped_write_error = delta(now.unwritten, start.unwritten);
+  q.frames_written = delta(now.written - start.written, q.dropped_write_error);
   q.bytes_written = now.written_bytes - start.written_bytes;
   q.frames_after_stop = now.after_stop - start.after_stop;
   q.frames_paused = prog.paused_frames;
@@ -58,10 +60,12 @@ void sum_queues(Statistics& s) {
     s.dropped_ring_full += q.dropped_ring_full;
     s.dropped_fill_empty += q.dropped_fill_empty;
     s.dropped_other += q.dropped_other;
+    s.dropped_write_error += q.dropped_write_error;
     s.frames_paused += q.frames_paused;
     s.frames_after_stop += q.frames_after_stop;
   }
-  s.frames_dropped = s.dropped_ring_full + s.dropped_fill_empty + s.dropped_other;
+  s.frames_dropped =
+      s.dropped_ring_full + s.dropped_fill_empty + s.dropped_other + s.dropped_write_error;
 }
 
 namespace {

@@ -18,6 +18,7 @@ struct QueueSample {
   uint64_t written = 0;       // poller: frames the sink kept
   uint64_t written_bytes = 0;
   uint64_t after_stop = 0;    // poller: frames the sink refused
+  uint64_t unwritten = 0;     // sink: kept, but the file could not take them (PcapngSink)
   uint64_t no_metadata = 0;
 };
 
