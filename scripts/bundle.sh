@@ -14,7 +14,7 @@ set -eu
 
 usage() { echo "usage: $0 DIR [BUILD_DIR]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
-case "$1" in -h|--help) sed -n '2,13p' "$0"; exit 0 ;; esac
+case "$1" in -h|--help) sed -n '2,12p' "$0"; exit 0 ;; esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$1

@@ -38,9 +38,9 @@ int main(int argc, char** argv) {
                       "kernel (the XDP program's receive time, the default) or poller (the time "
                       "a poller dequeued the frame: no per-frame header, more frames/s)");
   capture->add_option("--file-io", o.file_io,
-                      "how the file is written: auto (the default: map on tmpfs with several "
-                      "queues, else write), write (writev) or map (pollers copy into a mapping of "
-                      "the file in parallel)");
+                      "how the file is written: write (writev), map (the pollers copy into a "
+                      "mapping of the file in parallel) or auto (the default: map on tmpfs when "
+                      "several pollers each have a CPU of their own, else write)");
   capture->add_option("--cpus", o.cpus, "pin the queue pollers to these CPUs, e.g. 1-3");
   capture->add_option("--stop-after-bytes", o.stop_after_bytes, "stop after N wire bytes (k, M, G suffixes)");
   capture->add_option("--stop-after-file-size", o.stop_after_file_size,
