@@ -1,7 +1,8 @@
 #!/bin/sh
 # Packs the benchmark harness into one folder that runs on another x86-64 Linux machine with no
 # network and none of our packages: xesp, xesp-gen, bench/run_bench.py, the ip, ethtool and
-# sysctl it calls, and every shared library they load, glibc and its loader included (each
+# sysctl it calls, the peers installed here (tcpdump, netsniff-ng, dumpcap: scripts/install-deps.sh
+# --bench), and every shared library they load, glibc and its loader included (each
 # program starts through the bundled loader, so the other machine's glibc version does not
 # matter). That machine needs a kernel with veth, network namespaces, XDP and AF_XDP, python3
 # (3.9 or later) and root.
@@ -14,7 +15,7 @@ set -eu
 
 usage() { echo "usage: $0 DIR [BUILD_DIR]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
-case "$1" in -h|--help) sed -n '2,12p' "$0"; exit 0 ;; esac
+case "$1" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
@@ -30,6 +31,12 @@ for t in ip ethtool sysctl; do
         { echo "bundle: '$t' not found: sudo scripts/install-deps.sh --bench" >&2; exit 1; }
     tools="$tools $p"
 done
+peers=""
+for t in tcpdump netsniff-ng dumpcap; do
+    p=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$t") && peers="$peers $p" ||
+        echo "bundle: $t is not installed here: it stays behind (run_bench skips it there)" >&2
+done
+tools="$tools$peers"
 [ "$(uname -m)" = x86_64 ] || { echo "bundle: only for x86-64 builds" >&2; exit 1; }
 
 rm -rf "$out"
