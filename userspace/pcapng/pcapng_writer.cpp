@@ -228,8 +228,14 @@ Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionIn
   } else {
     state->output_name = "output file '" + path + "'";
     const int flags = O_CREAT | O_TRUNC | O_CLOEXEC;
-    // A mapping needs read access too: a file we may only write to is written to.
-    if (io != FileIo::write) state->fd.reset(::open(path.c_str(), flags | O_RDWR, 0644));
+    // A mapping needs read access too: a file we may only write to is written to. Only a
+    // regular file (or a new one) is opened for reading: a pipe or FIFO opened O_RDWR would
+    // hold its own read end, so a reader that goes away would never be an EPIPE.
+    struct stat existing {};
+    const bool regular_or_new =
+        ::stat(path.c_str(), &existing) != 0 ? errno == ENOENT : S_ISREG(existing.st_mode);
+    if (io != FileIo::write && regular_or_new)
+      state->fd.reset(::open(path.c_str(), flags | O_RDWR, 0644));
     if (!state->fd) state->fd.reset(::open(path.c_str(), flags | O_WRONLY, 0644));
   }
   if (!state->fd) return Error::sys(errno, state->output_name);
