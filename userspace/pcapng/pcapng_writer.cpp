@@ -164,11 +164,10 @@ uint64_t total_length(std::span<const iovec> pieces) noexcept {
   return n;
 }
 
-// Maps fd for FileIo::map / automatic, or returns nullptr (then the writer uses writev).
-std::byte* map_output(int fd, FileIo io, uint64_t* span) {
-  if (io == FileIo::write) return nullptr;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+// Maps fd (a regular file or not) for FileIo::map / automatic, or returns nullptr (then the
+// writer uses writev).
+std::byte* map_output(int fd, bool regular, FileIo io, uint64_t* span) {
+  if (io == FileIo::write || !regular) return nullptr;
   if ((::fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR) return nullptr;
   if (io == FileIo::automatic) {
     struct statfs fs {};
@@ -242,7 +241,7 @@ Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionIn
   state->interfaces = std::move(interfaces);
   struct stat st {};
   state->regular = ::fstat(state->fd.get(), &st) == 0 && S_ISREG(st.st_mode);
-  state->map = map_output(state->fd.get(), io, &state->map_span);
+  state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
   state->mapped = state->map != nullptr;
 
   PcapngWriter writer(std::move(state));
@@ -259,7 +258,7 @@ Status PcapngWriter::write_chunk(std::span<const std::byte> chunk) {
   return write_locked(chunk);
 }
 
-Status PcapngWriter::write_vectored(std::span<iovec> pieces, Tally tally) {
+Status PcapngWriter::write_vectored(std::span<iovec> pieces, WriteTally tally) {
   if (!state_) return not_open({});
   if (state_->mapped) return write_mapped(pieces, tally);
   std::lock_guard lock(state_->mutex);
@@ -387,7 +386,7 @@ Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
   return {};
 }
 
-Result<uint64_t> PcapngWriter::reserve_locked(uint64_t len, Tally tally) {
+Result<uint64_t> PcapngWriter::reserve_locked(uint64_t len, WriteTally tally) {
   State& s = *state_;
   if (s.failed) return *s.failed;
   if (s.closed) return not_open(s.output_name);
@@ -466,7 +465,7 @@ std::vector<uint64_t> PcapngWriter::frames_cut() const {
   return cut;
 }
 
-Status PcapngWriter::write_mapped(std::span<iovec> pieces, Tally tally) {
+Status PcapngWriter::write_mapped(std::span<iovec> pieces, WriteTally tally) {
   const uint64_t len = total_length(pieces);
   uint64_t offset = 0;
   {

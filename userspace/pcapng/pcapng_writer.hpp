@@ -104,18 +104,17 @@ class PcapngWriter {
   ~PcapngWriter() = default;
 
   // Writes whole blocks in one critical section (mapped: into one reserved range), so chunks from
-  // different threads never interleave inside a block. After a failed write the stream may end inside a block, so every
-  // later write returns that first error instead of appending after garbage. EPIPE comes back as
-  // an error only if the caller ignores SIGPIPE (the CLI does).
+  // different threads never interleave inside a block. After a failed write every later write
+  // returns that first error instead of appending after garbage (a pipe may end inside a block;
+  // a regular file is cut back to the last whole one). EPIPE comes back as an error only if the
+  // caller ignores SIGPIPE (the CLI does).
   [[nodiscard]] Status write_chunk(std::span<const std::byte> chunk);
-
-  using Tally = WriteTally;
 
   // The same for a list of pieces (EpbVector::iovecs()), written with writev(2) in one critical
   // section (or copied into the mapping). The iovecs are scratch: a partial write advances them
   // in place. When a write to a regular file fails, the file is cut back to where that write
   // began, so it ends on a block boundary and none of the failed write's frames is in it.
-  [[nodiscard]] Status write_vectored(std::span<iovec> pieces, Tally tally = {});
+  [[nodiscard]] Status write_vectored(std::span<iovec> pieces, WriteTally tally = {});
 
   // Mapped files only: frames, per interface, of writes that succeeded but lie after one that
   // failed. close() cuts the file where the failed write began, so they are not in it either.
@@ -171,7 +170,7 @@ class PcapngWriter {
     // copy failed), for frames_cut().
     struct Range {
       uint64_t offset = 0;
-      Tally tally;
+      WriteTally tally;
       bool done = false;
       bool ok = false;
     };
@@ -188,10 +187,10 @@ class PcapngWriter {
   Status close_locked();
   // FileIo::map. reserve_locked claims [offset, offset + len) and counts a copy in progress;
   // store copies the pieces there (no lock held); stored_locked ends the copy, recording a failure.
-  Result<uint64_t> reserve_locked(uint64_t len, Tally tally);
+  Result<uint64_t> reserve_locked(uint64_t len, WriteTally tally);
   Status store(uint64_t offset, uint64_t len, std::span<const iovec> pieces) const;
   void stored_locked(uint64_t offset, const Status& st);
-  Status write_mapped(std::span<iovec> pieces, Tally tally);
+  Status write_mapped(std::span<iovec> pieces, WriteTally tally);
   // Drops the pages of what is long written from this process's mapping (they stay in the
   // file), so resident memory does not grow with the file.
   void unmap_behind(uint64_t end);
