@@ -4,8 +4,10 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <initializer_list>
 #include <set>
 #include <string_view>
+#include <utility>
 
 #include <sched.h>
 #include <unistd.h>
@@ -68,6 +70,25 @@ std::optional<std::string> set_u32(uint32_t& field, const std::string& v, const 
   if (!n || *n > UINT32_MAX) return std::string("'") + v + "' is not a " + what;
   field = static_cast<uint32_t>(*n);
   return std::nullopt;
+}
+
+// A value that is one of a few keywords (any case), each naming one enum value; the reason on
+// failure lists them: "'x' is not auto, write or map".
+template <typename E>
+std::optional<std::string> set_keyword(E& field, const std::string& v,
+                                       std::initializer_list<std::pair<const char*, E>> words) {
+  std::string list;
+  std::size_t i = 0;
+  for (const auto& [word, value] : words) {
+    if (iequals(v, word)) {
+      field = value;
+      return std::nullopt;
+    }
+    if (i > 0) list += i + 1 == words.size() ? " or " : ", ";
+    list += word;
+    ++i;
+  }
+  return "'" + v + "' is not " + list;
 }
 
 std::optional<std::string> set_trigger_u64(std::optional<uint64_t>& field, const std::string& v,
@@ -154,19 +175,15 @@ const std::vector<TagDef>& tag_table() {
          return std::nullopt;
        }},
       {"Config", "Timestamps",
-       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
-         if (iequals(v, "kernel")) c.timestamps = Timestamps::kernel;
-         else if (iequals(v, "poller")) c.timestamps = Timestamps::poller;
-         else return "'" + v + "' is not kernel or poller";
-         return std::nullopt;
+       [](CaptureConfig& c, const std::string& v) {
+         return set_keyword(c.timestamps, v,
+                            {{"kernel", Timestamps::kernel}, {"poller", Timestamps::poller}});
        }},
       {"Config", "FileIo",
-       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
-         if (iequals(v, "auto")) c.file_io = FileIo::automatic;
-         else if (iequals(v, "write")) c.file_io = FileIo::write;
-         else if (iequals(v, "map")) c.file_io = FileIo::map;
-         else return "'" + v + "' is not auto, write or map";
-         return std::nullopt;
+       [](CaptureConfig& c, const std::string& v) {
+         return set_keyword(c.file_io, v,
+                            {{"auto", FileIo::automatic}, {"write", FileIo::write},
+                             {"map", FileIo::map}});
        }},
       {"Config", "BusyPoll",
        [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
