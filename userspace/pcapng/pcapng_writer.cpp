@@ -90,6 +90,21 @@ void append(std::vector<std::byte>& out, const std::vector<std::byte>& block) {
   out.insert(out.end(), block.begin(), block.end());
 }
 
+// One Interface Statistics Block; unset options are left out.
+std::vector<std::byte> encode_statistics(const InterfaceStats& st) {
+  BlockBuilder isb(pcapng::kBlockInterfaceStatistics);
+  isb.put_u32(st.interface_id);
+  isb.put_timestamp(st.timestamp_ns);
+  isb.put_timestamp_option(pcapng::kIsbStartTime, st.start_time_ns);
+  isb.put_timestamp_option(pcapng::kIsbEndTime, st.end_time_ns);
+  isb.put_u64_option(pcapng::kIsbIfRecv, st.if_recv);
+  isb.put_u64_option(pcapng::kIsbIfDrop, st.if_drop);
+  isb.put_u64_option(pcapng::kIsbFilterAccept, st.filter_accept);
+  isb.put_u64_option(pcapng::kIsbOsDrop, st.os_drop);
+  isb.put_u64_option(pcapng::kIsbUsrDeliv, st.usr_deliv);
+  return std::move(isb).finish();
+}
+
 // SHB + IDBs, encoded before the output is opened so that bad metadata never truncates a file.
 Result<std::vector<std::byte>> encode_headers(const SectionInfo& section,
                                               const std::vector<InterfaceInfo>& interfaces) {
@@ -215,17 +230,18 @@ PcapngWriter::State::~State() {
 
 Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionInfo& section,
                                         std::vector<InterfaceInfo> interfaces, FileIo io) {
-  auto headers = encode_headers(section, interfaces);
-  if (!headers) return std::move(headers).error();
-
-  auto state = std::make_unique<State>();
+  // Bad metadata never truncates a file: check it before opening (adopt encodes it again).
+  if (auto headers = encode_headers(section, interfaces); !headers)
+    return std::move(headers).error();
+  UniqueFd fd;
+  std::string name;
   if (path == "-") {
-    state->output_name = "standard output";
+    name = "standard output";
     // A duplicate, so that closing the writer is the same step for stdout and files and never
     // closes the process's fd 1 under other code.
-    state->fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
+    fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
   } else {
-    state->output_name = "output file '" + path + "'";
+    name = "output file '" + path + "'";
     const int flags = O_CREAT | O_TRUNC | O_CLOEXEC;
     // A mapping needs read access too: a file we may only write to is written to. Only a
     // regular file (or a new one) is opened for reading: a pipe or FIFO opened O_RDWR would
@@ -233,12 +249,27 @@ Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionIn
     struct stat existing {};
     const bool regular_or_new =
         ::stat(path.c_str(), &existing) != 0 ? errno == ENOENT : S_ISREG(existing.st_mode);
-    if (io != FileIo::write && regular_or_new)
-      state->fd.reset(::open(path.c_str(), flags | O_RDWR, 0644));
-    if (!state->fd) state->fd.reset(::open(path.c_str(), flags | O_WRONLY, 0644));
+    if (io != FileIo::write && regular_or_new) fd.reset(::open(path.c_str(), flags | O_RDWR, 0644));
+    if (!fd) fd.reset(::open(path.c_str(), flags | O_WRONLY, 0644));
   }
-  if (!state->fd) return Error::sys(errno, state->output_name);
+  if (!fd) return Error::sys(errno, name);
+  return adopt(std::move(fd), std::move(name), section, std::move(interfaces), io);
+}
+
+Result<PcapngWriter> PcapngWriter::adopt(UniqueFd fd, std::string output_name,
+                                         const SectionInfo& section,
+                                         std::vector<InterfaceInfo> interfaces, FileIo io,
+                                         std::unique_ptr<ChunkTransform> transform) {
+  auto headers = encode_headers(section, interfaces);
+  if (!headers) return std::move(headers).error();
+  if (!fd) return Error::sys(EBADF, output_name);
+
+  auto state = std::make_unique<State>();
+  state->output_name = std::move(output_name);
+  state->fd = std::move(fd);
   state->interfaces = std::move(interfaces);
+  state->header_size = headers->size();
+  state->transform = std::move(transform);
   struct stat st {};
   state->regular = ::fstat(state->fd.get(), &st) == 0 && S_ISREG(st.st_mode);
   state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
@@ -247,9 +278,16 @@ Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionIn
   PcapngWriter writer(std::move(state));
   {
     std::lock_guard lock(writer.state_->mutex);
-    if (auto s = writer.write_locked(headers.value()); !s) return std::move(s).error();
+    if (auto s = writer.write_own_locked(headers.value()); !s) return std::move(s).error();
   }
   return writer;
+}
+
+uint64_t PcapngWriter::max_statistics_block_size() {
+  InterfaceStats all;
+  all.start_time_ns = all.end_time_ns = all.if_recv = all.if_drop = all.filter_accept =
+      all.os_drop = all.usr_deliv = 0;
+  return encode_statistics(all).size();
 }
 
 Status PcapngWriter::write_chunk(std::span<const std::byte> chunk) {
@@ -285,7 +323,7 @@ Status PcapngWriter::write_comment(uint32_t interface_id, uint64_t timestamp_ns,
   const std::vector<std::byte> block = std::move(epb).finish();
 
   std::lock_guard lock(state_->mutex);
-  return write_locked(block);
+  return write_own_locked(block);
 }
 
 Status PcapngWriter::close(std::span<const InterfaceStats> stats) {
@@ -309,21 +347,20 @@ Status PcapngWriter::close(std::span<const InterfaceStats> stats) {
       }
       continue;
     }
-    BlockBuilder isb(pcapng::kBlockInterfaceStatistics);
-    isb.put_u32(st.interface_id);
-    isb.put_timestamp(st.timestamp_ns);
-    isb.put_timestamp_option(pcapng::kIsbStartTime, st.start_time_ns);
-    isb.put_timestamp_option(pcapng::kIsbEndTime, st.end_time_ns);
-    isb.put_u64_option(pcapng::kIsbIfRecv, st.if_recv);
-    isb.put_u64_option(pcapng::kIsbIfDrop, st.if_drop);
-    isb.put_u64_option(pcapng::kIsbFilterAccept, st.filter_accept);
-    isb.put_u64_option(pcapng::kIsbOsDrop, st.os_drop);
-    isb.put_u64_option(pcapng::kIsbUsrDeliv, st.usr_deliv);
-    append(blocks, std::move(isb).finish());
+    append(blocks, encode_statistics(st));
   }
-  if (auto s = write_locked(blocks); !s && result) result = std::move(s);
+  if (auto s = write_own_locked(blocks); !s && result) result = std::move(s);
   if (auto s = close_locked(); !s && result) result = std::move(s);
   return result;
+}
+
+Status PcapngWriter::write_own_locked(std::span<const std::byte> bytes) {
+  if (!state_->transform || bytes.empty()) return write_locked(bytes);
+  if (state_->failed) return *state_->failed;
+  const iovec piece{const_cast<std::byte*>(bytes.data()), bytes.size()};
+  auto out = state_->transform->apply(std::span<const iovec>(&piece, 1));
+  if (!out) return Error{out.error().code, state_->output_name + ": " + out.error().message};
+  return write_locked(*out);
 }
 
 Status PcapngWriter::write_locked(std::span<const std::byte> bytes) {
@@ -514,6 +551,8 @@ Status PcapngWriter::close_locked() {
   }
   return {};
 }
+
+uint64_t PcapngWriter::header_size() const noexcept { return state_ ? state_->header_size : 0; }
 
 uint64_t PcapngWriter::bytes_written() const noexcept {
   return state_ ? state_->bytes_written.load(std::memory_order_relaxed) : 0;

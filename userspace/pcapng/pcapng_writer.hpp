@@ -21,6 +21,7 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "pcapng/chunk_transform.hpp"
 
 namespace xesp {
 
@@ -90,10 +91,25 @@ class PcapngWriter {
 
   // Creates (truncates) path with mode 0644, or writes to standard output when path is "-", and
   // writes the SHB and one IDB per interface (each with if_tsresol = 9, i.e. ns timestamps).
+  // For tests and tools: captures create their files through output::OutputDirectory (O_EXCL,
+  // no symlinks, mode 0600) and hand the descriptor to adopt().
   [[nodiscard]] static Result<PcapngWriter> open(const std::string& path,
                                                  const SectionInfo& section,
                                                  std::vector<InterfaceInfo> interfaces,
                                                  FileIo io = FileIo::write);
+
+  // The same over an open descriptor (O_RDWR for a regular file that may be mapped);
+  // output_name is what error messages call it ("output file '/cap/a.pcapng'"). With a
+  // transform, the writer's own blocks (headers, comments, statistics) go through it, and
+  // write_vectored()/write_chunk() take bytes the caller has transformed already.
+  [[nodiscard]] static Result<PcapngWriter> adopt(UniqueFd fd, std::string output_name,
+                                                  const SectionInfo& section,
+                                                  std::vector<InterfaceInfo> interfaces, FileIo io,
+                                                  std::unique_ptr<ChunkTransform> transform = {});
+
+  // The largest Interface Statistics Block close() writes for one interface (every option set):
+  // what a file-size limit must leave room for.
+  static uint64_t max_statistics_block_size();
 
   // Destroying (or assigning over) an open writer closes it without statistics blocks; the file
   // is still valid pcapng, as nothing is buffered here. A moved-from writer is closed.
@@ -134,9 +150,11 @@ class PcapngWriter {
   // write nothing. No fsync: durability is the file system's business.
   [[nodiscard]] Status close(std::span<const InterfaceStats> stats = {});
 
-  // Bytes handed to the output so far, header blocks included. Readable from any thread (a
-  // file-size trigger polls it).
+  // Bytes handed to the output so far, header blocks included (after the transform: the file's
+  // size). Readable from any thread (a file-size trigger polls it).
   uint64_t bytes_written() const noexcept;
+  // The SHB and IDBs as encoded, before any transform.
+  uint64_t header_size() const noexcept;
   bool is_open() const noexcept;
   // True when blocks are copied into a mapping of the file (FileIo::map), false for writev(2).
   bool mapped() const noexcept;
@@ -155,6 +173,8 @@ class PcapngWriter {
     std::optional<Error> failed;  // the first write error; sticky
     bool closed = false;
     bool regular = false;  // a regular file: a failed write is cut off
+    uint64_t header_size = 0;
+    std::unique_ptr<ChunkTransform> transform;  // for the writer's own blocks; under mutex
     // FileIo::map only (map != nullptr). The mapping spans map_span bytes of address space from
     // file offset 0; the file's size (file_size) stays ahead of `tail`, the next free offset.
     bool mapped = false;  // set at open, never changes
@@ -181,7 +201,9 @@ class PcapngWriter {
   };
 
   explicit PcapngWriter(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
-  // Caller holds state_->mutex.
+  // Caller holds state_->mutex. write_own_locked: one of the writer's own blocks (transformed
+  // when there is a transform); write_locked: bytes as they go to the output.
+  Status write_own_locked(std::span<const std::byte> bytes);
   Status write_locked(std::span<const std::byte> bytes);
   Status write_vectored_locked(std::span<iovec> pieces);
   Status close_locked();
