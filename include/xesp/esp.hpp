@@ -41,6 +41,8 @@ inline constexpr uint16_t kEventTriggerBufferPattern = 7;
 inline constexpr uint16_t kEventTriggerBufferContentPattern = 8;
 inline constexpr uint16_t kEventSecurityBreach = 0xA;
 inline constexpr uint16_t kEventRemoteFailure = 0xB;
+// xesp's own: a rotating capture opened a new file (UpdateEvent::file).
+inline constexpr uint16_t kEventNewFile = 0x100;
 inline constexpr uint32_t kActionNotify = 1;
 inline constexpr uint32_t kActionStopCapture = 2;
 inline constexpr uint32_t kActionPauseCapture = 3;
@@ -57,6 +59,7 @@ struct UpdateEvent {
                                          // running totals on NETWORK_STATUS events
   std::string trigger_name;         // "StopAfterFrames", ... for trigger events
   std::string error;                // set when the capture stopped on an error (e.g. disk full)
+  std::string file;                 // kEventNewFile: the path of the file opened
 };
 using StatusCallback = std::function<void(const UpdateEvent&)>;
 
@@ -81,6 +84,7 @@ struct ConnectionInfo {
   uint32_t prog_id = 0;
   bool umem_huge_pages = false;     // packet memory on 2 MiB pages
   std::string file;                 // current or last capture file
+  std::vector<std::string> files;   // every file of the current or last capture (rotation)
   std::string file_io;              // how it is written: "write" (writev) or "map" (FileIo=auto|map)
 };
 
@@ -101,6 +105,10 @@ class Esp {
   std::error_code resume();
   std::error_code stop(Statistics& statistics);
   std::error_code get_control_state(bool& running, bool& paused) const;
+
+  // Not one of IESP's ten: a rotating capture (NPP:Config:RotateBytes or RotateSeconds) closes
+  // its current file now; the next frame opens a new one (what SIGHUP does to `xesp capture`).
+  std::error_code rotate_file();
 
   // The sentence behind the last error of this object (names the input and the OS reason).
   std::string last_error() const;

@@ -176,6 +176,9 @@ typedef struct _QUERYTABLE {
 #define UPDATE_EVENT_TRANSMIT_STATUS 0x0009
 #define UPDATE_EVENT_SECURITY_BREACH 0x000A
 #define UPDATE_EVENT_REMOTE_FAILURE 0x000B
+/* xesp's own: a rotating capture (NPP:Config:RotateBytes / RotateSeconds) opened a new file;
+ * lpReserved points to its path (const char *, valid during the callback). */
+#define UPDATE_EVENT_XESP_NEW_FILE 0x0100
 
 #define UPDATE_ACTION_TERMINATE_THREAD 0x0000
 #define UPDATE_ACTION_NOTIFY 0x0001
@@ -198,7 +201,7 @@ typedef struct _UPDATE_EVENT {
   DWORD Value;         /* trigger events: XESP_TRIGGER_* */
   int64_t TimeStamp;   /* µs since the Unix epoch */
   void *lpUserContext; /* the UserContext given to Connect */
-  void *lpReserved;
+  void *lpReserved;    /* UPDATE_EVENT_XESP_NEW_FILE: the file's path (const char *) */
   UINT FramesDropped;
   union {
     DWORD Reserved;

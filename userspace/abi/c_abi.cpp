@@ -691,6 +691,8 @@ void to_c_update_event(const UpdateEvent& in, UPDATE_EVENT* out, STATISTICS* sto
     to_c_statistics(*in.statistics, storage);
     out->lpFinalStats = storage;
   }
+  // The path lives in `in`, which outlives the callback.
+  if (in.event == kEventNewFile) out->lpReserved = const_cast<char*>(in.file.c_str());
 }
 
 namespace {

@@ -13,18 +13,25 @@ constexpr uint64_t kIdleFlushNs = 100'000'000;
 
 }  // namespace
 
-PcapngSink::PcapngSink(PcapngWriter writer, uint32_t queue_count, uint32_t snap_length,
-                       size_t arena_bytes, LimitGate::Handler on_limit, ErrorHandler on_error)
-    : writer_(std::move(writer)),
+PcapngSink::PcapngSink(std::unique_ptr<output::CaptureOutput> output, uint32_t queue_count,
+                       uint32_t snap_length, size_t arena_bytes, size_t flush_bytes,
+                       LimitGate::Handler on_limit, ErrorHandler on_error,
+                       std::vector<std::unique_ptr<ChunkTransform>> transforms)
+    : output_(std::move(output)),
       snap_length_(snap_length),
-      flush_bytes_(arena_bytes / 2),
-      header_bytes_(writer_.bytes_written()),
+      flush_bytes_(std::min(flush_bytes, arena_bytes / 2)),
+      // The headers, and the statistics blocks the file ends with, count against a file-size
+      // limit from the start: a capture stopped by it ends within the limit, ISBs included.
+      header_bytes_(output_->header_size() +
+                    uint64_t{queue_count} * PcapngWriter::max_statistics_block_size()),
       gate_(std::move(on_limit)),
       on_error_(std::move(on_error)) {
   // Room for a batch of small frames on top of the flush threshold.
   arena_bytes = std::max<size_t>(arena_bytes, 64 * 1024);
-  for (uint32_t i = 0; i < queue_count; ++i)
+  for (uint32_t i = 0; i < queue_count; ++i) {
     queues_.push_back(std::make_unique<QueueOut>(i, arena_bytes));
+    if (i < transforms.size()) queues_.back()->transform = std::move(transforms[i]);
+  }
 }
 
 PcapngSink::~PcapngSink() = default;
@@ -58,30 +65,32 @@ void PcapngSink::flush(QueueOut& q) {
   q.last_flush_ns = monotonic_ns();
   if (q.blocks.empty()) return;
   const uint64_t frames = q.blocks.frames();
-  Status st = writer_.write_vectored(q.blocks.iovecs(), {q.blocks.interface_id(), frames});
+  uint64_t unwritten = 0;
+  Status st = output_->write(q.blocks.interface_id(), q.blocks.iovecs(), frames,
+                             q.transform.get(), &unwritten);
   q.blocks.clear();
   if (st) return;
-  q.unwritten.fetch_add(frames, std::memory_order_relaxed);
+  q.unwritten.fetch_add(unwritten, std::memory_order_relaxed);
   if (!failed_.exchange(true) && on_error_) on_error_(st.error());
 }
 
 Status PcapngSink::write_comment(uint32_t queue_index, uint64_t timestamp_ns,
                                  std::string_view text) {
-  return writer_.write_comment(queue_index, timestamp_ns, text);
+  return output_->write_comment(queue_index, timestamp_ns, text);
 }
 
 void PcapngSink::flush_all() {
   for (auto& q : queues_) flush(*q);
   if (settled_) return;
   settled_ = true;
-  const std::vector<uint64_t> cut = writer_.frames_cut();
+  const std::vector<uint64_t> cut = output_->frames_cut();
   for (uint32_t i = 0; i < queues_.size() && i < cut.size(); ++i)
     queues_[i]->unwritten.fetch_add(cut[i], std::memory_order_relaxed);
 }
 
-Status PcapngSink::finish(std::span<const InterfaceStats> stats) {
+Status PcapngSink::finish(const std::vector<output::QueueTotals>& final_totals) {
   flush_all();
-  return writer_.close(stats);
+  return output_->close(final_totals);
 }
 
 }  // namespace xesp::capture

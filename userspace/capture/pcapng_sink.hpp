@@ -1,8 +1,10 @@
-// The IESP sink: frames into one pcapng output. Each queue encodes Enhanced Packet Blocks into
-// its own EpbVector (no locks on the hot path). Small frames are copied into it and written in
-// big pieces, when half of it is used or the queue has been idle for a while; large frames are
-// written straight from UMEM with writev before the batch returns (their chunks go back to the
-// fill ring right after). Stop and pause triggers are enforced exactly by the LimitGate.
+// The IESP sink: frames into a capture output (one file, or a rotating series: CaptureOutput).
+// Each queue encodes Enhanced Packet Blocks into its own EpbVector (no locks on the hot path).
+// Small frames are copied into it and written in big pieces, when `flush_bytes` of it are used
+// or the queue has been idle for a while; large frames are written straight from UMEM with
+// writev before the batch returns (their chunks go back to the fill ring right after). With
+// compression each queue compresses its own chunks on its poller. Stop and pause triggers are
+// enforced exactly by the LimitGate.
 #pragma once
 
 #include <atomic>
@@ -14,8 +16,8 @@
 #include "base/result.hpp"
 #include "capture/frame_sink.hpp"
 #include "capture/limit_gate.hpp"
+#include "output/capture_output.hpp"
 #include "pcapng/epb_vector.hpp"
-#include "pcapng/pcapng_writer.hpp"
 
 namespace xesp::capture {
 
@@ -23,15 +25,19 @@ class PcapngSink final : public FrameSink {
  public:
   using ErrorHandler = std::function<void(const Error&)>;
 
-  // One EpbVector with an arena of arena_bytes per queue.
-  PcapngSink(PcapngWriter writer, uint32_t queue_count, uint32_t snap_length, size_t arena_bytes,
-             LimitGate::Handler on_limit, ErrorHandler on_error);
+  // One EpbVector with an arena of arena_bytes per queue, written out when flush_bytes of it are
+  // used (at most half of it). transforms: each queue's compressor (one per queue), or none.
+  PcapngSink(std::unique_ptr<output::CaptureOutput> output, uint32_t queue_count,
+             uint32_t snap_length, size_t arena_bytes, size_t flush_bytes,
+             LimitGate::Handler on_limit, ErrorHandler on_error,
+             std::vector<std::unique_ptr<ChunkTransform>> transforms = {});
   ~PcapngSink() override;
 
   uint32_t consume(uint32_t queue_index, std::span<const Frame> batch) override;
   void idle(uint32_t queue_index) override;
 
-  // Arms (or re-arms, e.g. at Resume) the limits.
+  // Arms (or re-arms, e.g. at Resume) the limits. A file-size limit leaves room for the
+  // headers and for the statistics blocks written at the end.
   void set_limits(const SinkLimits& limits) { gate_.set(limits, header_bytes_); }
   const LimitGate& gate() const { return gate_; }
 
@@ -48,21 +54,25 @@ class PcapngSink final : public FrameSink {
   // A marker in the file: an empty frame carrying a comment.
   Status write_comment(uint32_t queue_index, uint64_t timestamp_ns, std::string_view text);
 
-  // After every poller has stopped: flushes the buffers, writes the statistics blocks and
-  // closes the output.
-  Status finish(std::span<const InterfaceStats> stats);
+  // After every poller has stopped: flushes the buffers, writes the last file's statistics
+  // blocks (from the final counters) and closes the output.
+  Status finish(const std::vector<output::QueueTotals>& final_totals);
+
+  output::CaptureOutput& output() { return *output_; }
+
 
  private:
   struct alignas(64) QueueOut {
     QueueOut(uint32_t id, size_t bytes) : blocks(id, bytes) {}
     EpbVector blocks;
+    std::unique_ptr<ChunkTransform> transform;  // this queue's compressor, or null
     uint64_t last_flush_ns = 0;
     std::atomic<uint64_t> unwritten{0};
   };
 
   void flush(QueueOut& q);
 
-  PcapngWriter writer_;
+  std::unique_ptr<output::CaptureOutput> output_;
   uint32_t snap_length_;
   size_t flush_bytes_;  // arena use that triggers a write
   uint64_t header_bytes_;

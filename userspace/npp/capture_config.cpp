@@ -203,6 +203,49 @@ const std::vector<TagDef>& tag_table() {
          c.poller_cpus = **list;
          return std::nullopt;
        }},
+      {"Config", "RotateBytes",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto n = parse_bytes(v);
+         if (!n) return "'" + v + "' is not a byte count (suffix k, M, G allowed)";
+         c.rotation.max_bytes = *n;
+         return std::nullopt;
+       }},
+      {"Config", "RotateSeconds",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_u32(c.rotation.seconds, v, "number of seconds");
+       }},
+      {"Config", "RotateFiles",
+       [](CaptureConfig& c, const std::string& v) {
+         return set_u32(c.rotation.files, v, "number of files");
+       }},
+      {"Config", "FileMode",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto m = output::parse_file_mode(v);
+         if (!m) return m.error().message;
+         c.file_safety.mode = *m;
+         return std::nullopt;
+       }},
+      {"Config", "FileGroup",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto g = output::parse_group(v);
+         if (!g) return g.error().message;
+         c.file_safety.group = *g;
+         return std::nullopt;
+       }},
+      {"Config", "Overwrite",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto b = parse_bool(v);
+         if (!b) return "'" + v + "' is not yes or no";
+         c.file_safety.overwrite = *b;
+         return std::nullopt;
+       }},
+      {"Config", "MinFreeBytes",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto n = parse_bytes(v);
+         if (!n) return "'" + v + "' is not a byte count (suffix k, M, G allowed)";
+         c.min_free_bytes = *n;
+         return std::nullopt;
+       }},
       {"Trigger", "StopAfterFrames",
        [](CaptureConfig& c, const std::string& v) {
          return set_trigger_u64(c.triggers.stop_after_frames, v, false);
@@ -296,6 +339,10 @@ ConfigParse parse_config(const Blob& blob, const CaptureConfig& base, bool requi
     out.problems.push_back({"Config", "Interface", nmerr::blob_entry_does_not_exist,
                             "required entry NPP:Config:Interface (the NIC to capture on) is missing"});
   }
+  // A group to share files with needs files the group can read: 0640 unless a mode is given.
+  if (config.file_safety.group && !blob.get(std::string(kOwner), "Config", "FileMode") &&
+      config.file_safety.mode == 0600)
+    config.file_safety.mode = 0640;
   if (out.problems.empty() && out.foreign.empty()) {
     out.problems = validate(config);
     if (out.problems.empty()) out.config = std::move(config);
@@ -343,6 +390,27 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
   }
   if (c.queues && c.queues->empty())
     add("Config", "Queues", nmerr::blob_conversion_error, "empty queue list");
+  const bool to_stdout = c.capture_file == "-";
+  // tcpdump's -C counts millions of bytes; here a bare number is bytes: "-C 100" would make a
+  // file per block. Files smaller than a poller's write are a mistake.
+  if (c.rotation.max_bytes && c.rotation.max_bytes < kMinRotateBytes)
+    add("Config", "RotateBytes", nmerr::blob_conversion_error,
+        std::to_string(c.rotation.max_bytes) + " bytes is below the smallest file, 64k (did you "
+        "mean " + std::to_string(c.rotation.max_bytes) + "M?)");
+  if (c.rotation.files && !c.rotation.rotating())
+    add("Config", "RotateFiles", nmerr::blob_conversion_error,
+        "a ring of " + std::to_string(c.rotation.files) +
+            " files needs rotation: RotateBytes or RotateSeconds");
+  if (to_stdout && c.rotation.rotating())
+    add("Config", c.rotation.max_bytes ? "RotateBytes" : "RotateSeconds",
+        nmerr::blob_conversion_error, "standard output cannot rotate: name a file");
+  if (to_stdout && c.min_free_bytes)
+    add("Config", "MinFreeBytes", nmerr::blob_conversion_error,
+        "standard output has no file system to watch: name a file");
+  if (c.rotation.rotating() && c.triggers.stop_after_file_size)
+    add("Trigger", "StopAfterFileSize", nmerr::illegal_trigger,
+        "StopAfterFileSize limits one file: a rotating capture limits its files with "
+        "RotateFiles (and the disk with MinFreeBytes)");
   const auto& t = c.triggers;
   auto zero = [&](const char* tag, bool is_zero) {
     if (is_zero) add("Trigger", tag, nmerr::illegal_trigger, std::string(tag) + " must be above 0");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "output/capture_output.hpp"
 #include "pcapng/pcapng_writer.hpp"
 #include "xdp/umem_area.hpp"
 #include "xdp/xdp_link.hpp"
@@ -27,6 +28,7 @@ inline constexpr uint32_t kDefaultFillRingSize = 8192;
 // poller has a CPU of its own (see busy_poll_for).
 inline constexpr uint32_t kDefaultBusyPollUs = 200;
 inline constexpr uint32_t kDefaultBatchSize = 256;
+inline constexpr uint64_t kMinRotateBytes = 64 * 1024;
 
 struct Triggers {
   std::optional<uint64_t> stop_after_frames;
@@ -67,6 +69,11 @@ struct CaptureConfig {
   std::optional<uint32_t> busy_poll_us;   // spin this long on an empty ring, then sleep; unset:
                                           // auto (busy_poll_for)
   std::vector<uint32_t> poller_cpus;       // pin poller i to poller_cpus[i % size]; empty: unpinned
+  // Files: rotation (RotateBytes, RotateSeconds, RotateFiles), how they are created (FileMode,
+  // FileGroup, Overwrite) and the disk-space guard (MinFreeBytes).
+  output::RotationPolicy rotation;
+  output::FileSafety file_safety;
+  uint64_t min_free_bytes = 0;
   Triggers triggers;
 
   uint32_t effective_frame_count() const {

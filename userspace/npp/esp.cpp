@@ -32,6 +32,7 @@ std::error_code Esp::stop(Statistics& statistics) { return provider_->stop(Via::
 std::error_code Esp::get_control_state(bool& running, bool& paused) const {
   return provider_->control_state(Via::esp, &running, &paused);
 }
+std::error_code Esp::rotate_file() { return provider_->rotate_file(Via::esp); }
 namespace {
 
 std::error_code list_stations(const npp::Provider& provider, std::vector<Station>& stations) {

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -82,14 +83,15 @@ std::string describe_problems(const ConfigParse& parsed) {
   return msg;
 }
 
-// Checks that Start will be able to create its file, before anything touches the NIC.
+// Checks that Start will be able to create its file, before anything touches the NIC: the
+// directory exists, is ours to write and safe (not writable by others without the sticky bit),
+// and a fixed file name that exists is refused unless Overwrite (a strftime pattern or a
+// rotating name is only known at Start).
 std::optional<ConfigProblem> check_output(const CaptureConfig& c) {
   std::string why;
   if (!c.capture_file.empty()) {
     if (c.capture_file == "-") return std::nullopt;
-    std::string dir = ".";
-    if (auto slash = c.capture_file.rfind('/'); slash != std::string::npos)
-      dir = slash == 0 ? "/" : c.capture_file.substr(0, slash);
+    auto [dir, name] = output::split_path(c.capture_file);
     struct stat st{};
     if (::stat(c.capture_file.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
@@ -98,10 +100,21 @@ std::optional<ConfigProblem> check_output(const CaptureConfig& c) {
       return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
                            "output file '" + c.capture_file + "' is not writable: directory '" +
                                dir + "': " + why};
-    if (::access(c.capture_file.c_str(), F_OK) == 0 && ::access(c.capture_file.c_str(), W_OK) != 0)
-      return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
-                           "output file '" + c.capture_file + "' is not writable: " +
-                               std::strerror(errno)};
+    if (auto d = output::OutputDirectory::open(dir); !d)
+      return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter, d.error().message};
+    const bool fixed_name = !c.rotation.rotating() && name.find('%') == std::string::npos;
+    if (fixed_name && ::lstat(c.capture_file.c_str(), &st) == 0) {
+      if (S_ISLNK(st.st_mode))
+        return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
+                             "output file '" + c.capture_file +
+                                 "' is a symbolic link: refused, a capture is never written "
+                                 "through one (name the target itself)"};
+      if (S_ISREG(st.st_mode) && !c.file_safety.overwrite)
+        return ConfigProblem{"Config", "CaptureFile", nmerr::invalid_parameter,
+                             "output file '" + c.capture_file +
+                                 "' exists: refused (choose a new name, or --overwrite / "
+                                 "NPP:Config:Overwrite=yes)"};
+    }
     return std::nullopt;
   }
   std::string dir = c.capture_directory;
@@ -116,6 +129,8 @@ std::optional<ConfigProblem> check_output(const CaptureConfig& c) {
   if (!writable_directory(dir, &why))
     return ConfigProblem{"Config", "CaptureDirectory", nmerr::invalid_parameter,
                          "capture directory '" + dir + "' is not usable: " + why};
+  if (auto d = output::OutputDirectory::open(dir); !d)
+    return ConfigProblem{"Config", "CaptureDirectory", nmerr::invalid_parameter, d.error().message};
   return std::nullopt;
 }
 
@@ -160,6 +175,7 @@ Provider::Provider()
     : work_(boost::asio::make_work_guard(io_)),
       update_timer_(io_),
       duration_timer_(io_),
+      rotation_timer_(io_),
       control_thread_([this] {
         ::pthread_setname_np(::pthread_self(), "xesp-control");
         io_.run();
@@ -236,7 +252,11 @@ std::string Provider::last_error() const {
 ConnectionInfo Provider::connection_info() const {
   std::lock_guard lock(mutex_);
   ConnectionInfo info;
-  info.file = capture_ ? capture_->path : last_file_;
+  info.file = capture_ ? (capture_->file_sink ? capture_->file_sink->output().current_path()
+                                               : capture_->path)
+                       : last_file_;
+  info.files = capture_ && capture_->file_sink ? capture_->file_sink->output().paths()
+                                                : last_files_;
   info.file_io = capture_ ? capture_->file_io : last_file_io_;
   if (!connection_) return info;
   const Connection& c = *connection_;
@@ -520,15 +540,38 @@ std::error_code Provider::do_start(std::string* file_name) {
       info.snap_len = config_.snap_length;
       interfaces.push_back(std::move(info));
     }
-    auto writer = PcapngWriter::open(
-        *path, section, std::move(interfaces),
-        file_io_for(config_, static_cast<uint32_t>(c.queues.size())));
-    if (!writer) return fail(code_of(writer.error()), writer.error().message);
-    cap->path = *path;
-    cap->file_io = writer->mapped() ? "map" : "write";
+    output::OutputConfig oc;
+    oc.path = *path;
+    oc.rotation = config_.rotation;
+    oc.safety = config_.file_safety;
+    oc.io = file_io_for(config_, static_cast<uint32_t>(c.queues.size()));
+    oc.min_free_bytes = config_.min_free_bytes;
+    oc.section = section;
+    oc.interfaces = std::move(interfaces);
+    // Each file a rotation opens is reported on the control thread, like any status change.
+    auto on_file = [this](const std::string& file) {
+      boost::asio::post(io_, [this, file] {
+        UpdateEvent ev;
+        ev.event = kEventNewFile;
+        ev.action = kActionNotify;
+        ev.status = status().state;
+        ev.file = file;
+        deliver(std::move(ev));
+      });
+    };
+    auto out = output::CaptureOutput::open(std::move(oc), [this] { return queue_totals(); },
+                                           std::move(on_file));
+    if (!out) return fail(code_of(out.error()), out.error().message);
+    cap->path = (*out)->first_path();
+    cap->file_io = (*out)->mapped() ? "map" : "write";
+    // A size limit per file wants chunks well below it, so files end close to the limit.
+    size_t flush_bytes = kSinkBufferBytes / 2;
+    if (config_.rotation.max_bytes)
+      flush_bytes = static_cast<size_t>(std::clamp<uint64_t>(config_.rotation.max_bytes / 4,
+                                                             64 * 1024, flush_bytes));
     cap->file_sink = std::make_unique<capture::PcapngSink>(
-        std::move(writer).value(), static_cast<uint32_t>(c.queues.size()), config_.snap_length,
-        kSinkBufferBytes, on_limit, [this](const Error& e) {
+        std::move(out).value(), static_cast<uint32_t>(c.queues.size()), config_.snap_length,
+        kSinkBufferBytes, flush_bytes, on_limit, [this](const Error& e) {
           boost::asio::post(io_, [this, e] { on_sink_error(e); });
         });
   } else {
@@ -559,6 +602,7 @@ std::error_code Provider::do_start(std::string* file_name) {
   c.program->set_control(/*active=*/true, /*paused=*/false);
   state_ = State::capturing;
   last_file_ = capture_->path;
+  last_files_ = {capture_->path};
   last_file_io_ = capture_->file_io;
   if (file_name) *file_name = capture_->path;
 
@@ -583,7 +627,55 @@ std::error_code Provider::do_start(std::string* file_name) {
       deliver(std::move(ev));
     });
   }
+  if (capture_->file_sink) schedule_rotation(capture_->file_sink->output().tick(realtime_ns()));
   schedule_update();
+  return {};
+}
+
+void Provider::schedule_rotation(uint64_t deadline_ns) {
+  if (deadline_ns == 0) return;
+  // A little after the boundary: pollers flush what they buffered before it (an idle queue
+  // within ~0.2 s), so it still goes into the file of its period. An earlier deadline (SIGHUP)
+  // replaces a later one; tick() then tells the next.
+  constexpr uint64_t kGraceNs = 250'000'000;
+  rotation_timer_.expires_at(std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(deadline_ns + kGraceNs))));
+  rotation_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::lock_guard lock(mutex_);
+    if ((state_ != State::capturing && state_ != State::paused) || !capture_ ||
+        !capture_->file_sink)
+      return;
+    schedule_rotation(capture_->file_sink->output().tick(realtime_ns()));
+  });
+}
+
+std::vector<output::QueueTotals> Provider::queue_totals() const {
+  std::vector<output::QueueTotals> out;
+  if (!capture_ || !connection_ || capture_->start_samples.empty()) return out;
+  const auto now = sample_queues();
+  for (size_t i = 0; i < now.size() && i < capture_->start_samples.size(); ++i) {
+    const QueueStatistics q =
+        stats::account_queue(connection_->queues[i], now[i], capture_->start_samples[i], false);
+    out.push_back({q.frames_seen, q.dropped(), q.frames_redirected});
+  }
+  return out;
+}
+
+std::error_code Provider::rotate_file(Via via) {
+  if (from_callback()) return refuse_in_callback("RotateFile");
+  std::lock_guard lock(mutex_);
+  if (auto ec = check(via)) return fail(ec, "RotateFile refused");
+  if (state_ != State::capturing && state_ != State::paused)
+    return fail(nmerr::not_capturing, "no capture is running");
+  if (!capture_->file_sink || !capture_->file_sink->output().rotating())
+    return fail(nmerr::invalid_parameter,
+                "the capture writes one file: rotation needs RotateBytes or RotateSeconds");
+  // Frames received before now go into the file being ended: it closes when the first later
+  // frame arrives, or when the rotation timer fires shortly after (pollers have flushed by then).
+  const uint64_t now = realtime_ns();
+  if (capture_->file_sink->output().rotate(now)) schedule_rotation(now);
   return {};
 }
 
@@ -754,6 +846,7 @@ void Provider::do_stop(Statistics* out, std::string* error) {
   c.program->set_control(false, false);
   update_timer_.cancel();
   duration_timer_.cancel();
+  rotation_timer_.cancel();
   // Frames the program redirected before it saw the flag are still on their way into the
   // rings: wait until every one is received or counted lost, so file and statistics agree.
   const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
@@ -770,24 +863,13 @@ void Provider::do_stop(Statistics* out, std::string* error) {
   if (capture_->file_sink) capture_->file_sink->flush_all();
   Statistics st = snapshot(true);
   if (capture_->file_sink) {
-    std::vector<InterfaceStats> isbs;
-    const uint64_t end_ns = realtime_ns();
-    for (uint32_t i = 0; i < st.queues.size(); ++i) {
-      const QueueStatistics& q = st.queues[i];
-      InterfaceStats isb;
-      isb.interface_id = i;
-      isb.timestamp_ns = end_ns;
-      isb.start_time_ns = capture_->start_realtime_ns;
-      isb.end_time_ns = end_ns;
-      isb.if_recv = q.frames_seen;
-      isb.if_drop = q.dropped();
-      isb.filter_accept = q.frames_redirected;
-      isb.os_drop = 0;
-      isb.usr_deliv = q.frames_written;
-      isbs.push_back(isb);
-    }
-    Status closed = capture_->file_sink->finish(isbs);
+    std::vector<output::QueueTotals> totals;
+    for (const QueueStatistics& q : st.queues)
+      totals.push_back({q.frames_seen, q.dropped(), q.frames_redirected});
+    Status closed = capture_->file_sink->finish(totals);
     if (!closed && error) *error = closed.error().message;
+    last_file_ = capture_->file_sink->output().current_path();
+    last_files_ = capture_->file_sink->output().paths();
   }
   if (error && !capture_->error.empty() && error->empty()) *error = capture_->error;
   last_statistics_ = st;

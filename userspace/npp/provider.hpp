@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <array>
@@ -70,6 +71,8 @@ class Provider {
   std::error_code total_statistics(Via via, Statistics* statistics, bool clear);
   // A marker in the stream: a comment in the file (IESP), a marked frame for IRTC callbacks.
   std::error_code insert_special_frame(Via via, std::string_view text);
+  // A rotating capture closes its current file now; the next frame opens a new one (SIGHUP).
+  std::error_code rotate_file(Via via);
   // Capture agents on the local subnet. Stations are found by asking agents, which arrive
   // with the remote provider: until then the list is empty (not an error), in every state.
   std::vector<Station> query_stations() const;
@@ -101,6 +104,10 @@ class Provider {
   void deliver(UpdateEvent event);
   Result<std::string> next_file_path();
   std::vector<stats::QueueSample> sample_queues() const;
+  // Per captured queue, seen/dropped/redirected since Start: what a file's statistics block
+  // counts. Called by the capture output from pollers too: reads no state under mutex_.
+  std::vector<output::QueueTotals> queue_totals() const;
+  void schedule_rotation(uint64_t deadline_ns);
 
   // Held by every call that changes the state, and by Stop while it drains and joins the
   // pollers. Calls from callbacks (pollers, the control thread) must never wait for it while
@@ -117,6 +124,7 @@ class Provider {
   void* user_context_ = nullptr;
   mutable std::string last_error_;
   std::string last_file_;
+  std::vector<std::string> last_files_;
   std::string last_file_io_;
   uint32_t file_sequence_ = 0;
   std::unique_ptr<Connection> connection_;
@@ -130,6 +138,7 @@ class Provider {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::steady_timer update_timer_;
   boost::asio::steady_timer duration_timer_;
+  boost::asio::system_timer rotation_timer_;  // wall clock: -G periods are on the clock
   std::thread control_thread_;
 };
 
