@@ -28,6 +28,15 @@ struct CaptureOptions {
   std::string stop_after_bytes;
   std::string stop_after_file_size;
   std::string blob_file;
+  // Files: rotation, ring, creation, disk guard, privilege drop.
+  std::string rotate_bytes;   // -C
+  std::optional<uint32_t> rotate_seconds;  // -G
+  std::optional<uint32_t> rotate_files;    // -W
+  std::string file_mode;
+  std::string group;
+  bool overwrite = false;
+  std::string min_free;
+  std::string user;           // -Z
   bool no_promisc = false;
   bool json = false;
   int verbosity = 0;

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
       "capture",
       "Capture the frames a NIC receives into a pcapng file (XDP sees received frames only).");
   capture->add_option("-i,--interface", o.interface, "NIC to capture on")->required();
-  capture->add_option("-w,--write", o.output, "pcapng file to write, or - for standard output")
+  capture->add_option("-w,--write", o.output,
+                      "pcapng file to write, or - for standard output; strftime conversions "
+                      "(%Y%m%d-%H%M%S) are expanded with each file's start time")
       ->required();
   capture->add_option("-s,--snaplen", o.snaplen, "bytes kept per frame, 1..262144 (default 262144)");
   capture->add_option("-c,--count", o.count, "stop after exactly COUNT frames in the file");
@@ -45,6 +47,24 @@ int main(int argc, char** argv) {
   capture->add_option("--stop-after-bytes", o.stop_after_bytes, "stop after N wire bytes (k, M, G suffixes)");
   capture->add_option("--stop-after-file-size", o.stop_after_file_size,
                       "stop before the file exceeds N bytes (k, M, G suffixes)");
+  capture->add_option("-C,--file-size", o.rotate_bytes,
+                      "start a new file before the next block would make it pass SIZE bytes "
+                      "(k, M, G suffixes: powers of 1024; at least 64k)");
+  capture->add_option("-G,--rotate-seconds", o.rotate_seconds,
+                      "start a new file every SECONDS, on the local clock (-G 3600: on the hour)");
+  capture->add_option("-W,--files", o.rotate_files,
+                      "with -C or -G: keep the newest N files, delete older ones (a ring buffer)");
+  capture->add_option("--file-mode", o.file_mode,
+                      "permissions of new files, octal (default 0600; 0640 with --group)");
+  capture->add_option("--group", o.group, "give new files this group (a name or number)");
+  capture->add_flag("--overwrite", o.overwrite,
+                    "replace an existing file of the same name (never a symbolic link)");
+  capture->add_option("--min-free", o.min_free,
+                      "keep SIZE bytes free on the file system: delete the ring's oldest files, "
+                      "or stop (k, M, G suffixes)");
+  capture->add_option("-Z,--user", o.user,
+                      "after attaching, drop to USER with no capability left; files are then "
+                      "created by USER, so its directory must be writable by it");
   capture->add_option("--blob", o.blob_file,
                       "read NPP:Category:Tag=Value settings from FILE (options given here win)");
   capture->add_flag("--no-promisc", o.no_promisc, "leave promiscuous mode off");

@@ -26,6 +26,13 @@ uint64_t poller_stamped(const Statistics& s) {
   return n;
 }
 
+// "FILE", or "N files, FIRST .. LAST" for a rotating capture.
+std::string written_to(const ConnectionInfo& info, const std::string& path) {
+  if (info.files.size() <= 1) return path;
+  return std::to_string(info.files.size()) + " files, " + info.files.front() + " .. " +
+         info.files.back();
+}
+
 nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, const Statistics& s) {
   nlohmann::json queues = nlohmann::json::array();
   for (const auto& q : s.queues) {
@@ -48,6 +55,7 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
       {"bind_mode", info.bind_mode},
       {"umem_huge_pages", info.umem_huge_pages},
       {"file", path},
+      {"files", info.files},
       {"file_io", info.file_io},
       {"duration_s", static_cast<double>(s.time_elapsed_us) / 1e6},
       {"frames_seen", s.frames_seen},
@@ -79,7 +87,11 @@ void print_summary(const ConnectionInfo& info, const std::string& path, const St
                    bool json, bool stdout_is_capture) {
   if (json) {
     std::FILE* out = stdout_is_capture ? stderr : stdout;
-    std::fprintf(out, "%s\n", to_json(info, path, s).dump().c_str());
+    // Names are bytes, not always UTF-8: a bad sequence becomes U+FFFD rather than an exception.
+    std::fprintf(out, "%s\n",
+                 to_json(info, path, s)
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                     .c_str());
     std::fflush(out);
     return;
   }
@@ -92,7 +104,7 @@ void print_summary(const ConnectionInfo& info, const std::string& path, const St
                info.interface.c_str(), info.driver.empty() ? "?" : info.driver.c_str(),
                info.xdp_mode.c_str(), info.bind_mode.c_str(),
                static_cast<double>(s.time_elapsed_us) / 1e6, u(s.frames_seen), u(s.frames_captured),
-               path == "-" ? "standard output" : path.c_str(), u(s.frames_dropped),
+               path == "-" ? "standard output" : written_to(info, path).c_str(), u(s.frames_dropped),
                u(s.dropped_ring_full), u(s.dropped_fill_empty), u(s.dropped_other));
   if (s.dropped_write_error)
     std::fprintf(stderr, "  write error      %llu of those (received, but the file could not take "

@@ -1,6 +1,8 @@
 #include "xesp/blob.hpp"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -69,9 +71,9 @@ std::error_code Blob::parse(std::string_view text, std::string* why) {
     size_t c1 = line.find(':');
     size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
     if (eq == std::string_view::npos || c2 == std::string_view::npos || c2 > eq) {
-      if (why)
-        *why = "line " + std::to_string(line_no) + " '" + std::string(line) +
-               "': expected Owner:Category:Tag=Value";
+      // The line itself is not repeated: a blob may be read from any file on the user's
+      // behalf (as root), and an error must not become a way to print a file's contents.
+      if (why) *why = "line " + std::to_string(line_no) + ": expected Owner:Category:Tag=Value";
       return make_error_code(nmerr::blob_string_invalid);
     }
     BlobEntry e{std::string(trim(line.substr(0, c1))),
@@ -80,8 +82,7 @@ std::error_code Blob::parse(std::string_view text, std::string* why) {
                 std::string(trim(line.substr(eq + 1)))};
     if (e.owner.empty() || e.category.empty() || e.tag.empty()) {
       if (why)
-        *why = "line " + std::to_string(line_no) + " '" + std::string(line) +
-               "': owner, category and tag must not be empty";
+        *why = "line " + std::to_string(line_no) + ": owner, category and tag must not be empty";
       return make_error_code(nmerr::blob_string_invalid);
     }
     parsed.push_back(std::move(e));
@@ -93,7 +94,7 @@ std::error_code Blob::parse(std::string_view text, std::string* why) {
 std::error_code Blob::read_file(const std::string& path, std::string* why) {
   std::ifstream in(path);
   if (!in) {
-    if (why) *why = "blob file '" + path + "': cannot be read";
+    if (why) *why = "blob file '" + path + "': cannot be read (" + std::strerror(errno) + ")";
     return make_error_code(nmerr::invalid_blob);
   }
   std::stringstream ss;
