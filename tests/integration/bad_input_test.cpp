@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -97,6 +98,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"OutputDirectoryMissing", {"-w", "{dir}/missing/x.pcapng"},
                  "is not writable: directory"},
         BadInput{"OutputIsADirectory", {"-w", "{dir}"}, "is a directory"},
+        BadInput{"RotateBytesTooSmall", {"-C", "100"},
+                 "-C/--file-size: 100 bytes is below the smallest file, 64k (did you mean 100M?)"},
+        BadInput{"RingWithoutRotation", {"-W", "5"},
+                 "-W/--files: a ring of 5 files needs rotation: RotateBytes or RotateSeconds"},
+        BadInput{"RotateStandardOutput", {"-w", "-", "-G", "60"},
+                 "-G/--rotate-seconds: standard output cannot rotate: name a file"},
+        BadInput{"FileModeNotOctal", {"--file-mode", "0999"},
+                 "--file-mode: file mode '0999' is not an octal mode from 0 to 0777"},
+        BadInput{"GroupUnknown", {"--group", "no-such-group-xesp"},
+                 "--group: group 'no-such-group-xesp' does not exist"},
+        BadInput{"UserUnknown", {"-Z", "no-such-user-xesp"},
+                 "-Z/--user: user 'no-such-user-xesp' does not exist"},
+        BadInput{"UserRoot", {"-Z", "root"}, "-Z/--user: user 'root' is root"},
+        BadInput{"FileSizeLimitWithRotation", {"-C", "1M", "--stop-after-file-size", "10M"},
+                 "--stop-after-file-size: StopAfterFileSize limits one file"},
         BadInput{"NoCapNetAdmin", {}, "missing privileges: CAP_NET_ADMIN",
                  {"setpriv", "--bounding-set", "-net_admin", "--"}},
         BadInput{"NoCapBpf", {}, "missing privileges: CAP_BPF (or CAP_SYS_ADMIN)",
@@ -132,6 +148,36 @@ TEST_F(XespNicState, InterfaceDown) {
   ASSERT_EQ(err.size(), 1u) << r.err;
   EXPECT_NE(err[0].find("interface '" + tb->capture_if() + "' is down"), std::string::npos) << err[0];
   EXPECT_EQ(attached_xdp_prog_id(tb->capture_if()), 0u);
+}
+
+// xesp runs as root and reads the --blob file it is given: no error may print what is in it.
+TEST_F(XespNicState, BlobFileContentsAreNeverEchoed) {
+  auto tb = Testbed::create();
+  ASSERT_TRUE(tb);
+  TempDir dir;
+  struct Case {
+    std::string text;
+    std::string expect;
+  };
+  for (const Case& c : {Case{"root:$6$secret-hash:19000:0:99999:7:::\n",
+                             "line 1: expected Owner:Category:Tag=Value"},
+                        Case{"NPP:Config:SnapLength=secret-value\n",
+                             ": NPP:Config:SnapLength: '...' is not a snap length"},
+                        Case{"secret-owner:Config:Interface=eth0\n",
+                             ": an entry: unknown owner '...' (expected NPP)"},
+                        Case{"NPP:Config:secret-tag=1\n", ": an entry: unknown tag '...'"}}) {
+    const std::string file = dir.file("settings.blob");
+    { std::ofstream(file) << c.text; }
+    ProcessResult r = run({xesp_binary(), "capture", "-i", tb->capture_if(), "-w",
+                           dir.file("x.pcapng"), "--blob", file});
+    EXPECT_NE(r.exit_code, 0);
+    auto err = lines(r.err);
+    ASSERT_EQ(err.size(), 1u) << r.err;
+    EXPECT_NE(err[0].find(c.expect), std::string::npos) << err[0];
+    EXPECT_NE(err[0].find(file), std::string::npos) << "the file is named: " << err[0];
+    EXPECT_EQ(r.err.find("secret"), std::string::npos) << "file contents echoed: " << r.err;
+    EXPECT_EQ(attached_xdp_prog_id(tb->capture_if()), 0u);
+  }
 }
 
 // Someone else's program (attached the legacy way, through netlink) stays where it is.

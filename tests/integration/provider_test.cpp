@@ -404,6 +404,78 @@ TEST_F(Provider, StopAfterFileSizeKeepsTheFileWithinTheLimit) {
   EXPECT_EQ(esp.disconnect(), std::error_code());
 }
 
+// A rotating capture through IESP: each new file is announced by a status event naming it, the
+// files hold every frame once, and each one ends with statistics blocks of its own.
+TEST_F(Provider, RotationAnnouncesEachNewFile) {
+  EventLog log;
+  Esp esp;
+  ASSERT_EQ(esp.connect(blob({{"Config:RotateBytes", "64k"}, {"Config:RotateFiles", "0"}}),
+                        log.callback()),
+            std::error_code())
+      << esp.last_error();
+  std::string first;
+  ASSERT_EQ(esp.start(first), std::error_code()) << esp.last_error();
+  send(2'000, 0, 200);  // ~460 kB: seven or eight files of 64 KiB
+  ASSERT_TRUE(log.wait_seen(2'000));
+  Statistics st;
+  ASSERT_EQ(esp.stop(st), std::error_code()) << esp.last_error();
+  const ConnectionInfo info = esp.connection_info();
+  ASSERT_GT(info.files.size(), 5u);
+  EXPECT_EQ(info.files.front(), first);
+  // Every file opened was announced, in order (the events come from the control thread).
+  ASSERT_TRUE(log.wait([&](const UpdateEvent& e) {
+    return e.event == kEventNewFile && e.file == info.files.back();
+  }));
+  std::vector<std::string> announced;
+  for (const auto& path : info.files)
+    if (log.wait([&](const UpdateEvent& e) { return e.event == kEventNewFile && e.file == path; },
+                 1s))
+      announced.push_back(path);
+  EXPECT_EQ(announced, info.files);
+  uint64_t frames = 0;
+  std::set<uint64_t> seqs;
+  for (const auto& path : info.files) {
+    PcapngFile f = read(path);
+    ASSERT_EQ(f.stats.size(), 1u) << path;
+    EXPECT_EQ(f.stats[0].usr_deliv, f.packets.size()) << path;
+    frames += f.packets.size();
+    for (const auto& p : f.packets) seqs.insert(gen::parse_test_frame(p.data)->seq);
+  }
+  EXPECT_EQ(frames, 2'000u);
+  EXPECT_EQ(seqs.size(), 2'000u);
+  EXPECT_EQ(st.frames_captured, 2'000u);
+  EXPECT_EQ(esp.disconnect(), std::error_code());
+}
+
+// A fixed CaptureFile is created once: Start after Stop refuses to replace it (unless
+// Overwrite), and the first capture stays as it was.
+TEST_F(Provider, StartAfterStopNeverOverwritesAFixedFile) {
+  const std::string file = dir_.file("fixed.pcapng");
+  EventLog log;
+  Esp esp;
+  ASSERT_EQ(esp.connect(blob({{"Config:CaptureFile", file}}), log.callback()), std::error_code())
+      << esp.last_error();
+  std::string path;
+  ASSERT_EQ(esp.start(path), std::error_code()) << esp.last_error();
+  EXPECT_EQ(path, file);
+  send(50);
+  Statistics st;
+  ASSERT_TRUE(log.wait_seen(50));
+  ASSERT_EQ(esp.stop(st), std::error_code());
+  ASSERT_EQ(read(file).packets.size(), 50u);
+  EXPECT_EQ(esp.start(path), make_error_code(nmerr::invalid_parameter));
+  EXPECT_NE(esp.last_error().find("exists"), std::string::npos) << esp.last_error();
+  EXPECT_EQ(read(file).packets.size(), 50u) << "the earlier capture was touched";
+  // Asked to, the next Start replaces it.
+  Blob again;
+  again.set("NPP", "Config", "Overwrite", "yes");
+  ASSERT_EQ(esp.configure(again), std::error_code()) << esp.last_error();
+  ASSERT_EQ(esp.start(path), std::error_code()) << esp.last_error();
+  ASSERT_EQ(esp.stop(st), std::error_code());
+  EXPECT_EQ(read(file).packets.size(), 0u);
+  EXPECT_EQ(esp.disconnect(), std::error_code());
+}
+
 long free_huge_pages() {
   std::ifstream in("/proc/meminfo");
   std::string line;

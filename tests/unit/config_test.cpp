@@ -177,6 +177,39 @@ TEST(Config, EveryTagParses) {
   EXPECT_EQ(c.triggers.pause_after_bytes, 100u);
 }
 
+TEST(Config, FileTagsParse) {
+  auto p = parse_config(blob_of("NPP:Config:Interface=veth0\n"
+                                "NPP:Config:CaptureFile=/tmp/x-%H.pcapng\n"
+                                "NPP:Config:RotateBytes=64M\n"
+                                "NPP:Config:RotateSeconds=3600\n"
+                                "NPP:Config:RotateFiles=24\n"
+                                "NPP:Config:FileGroup=root\n"
+                                "NPP:Config:Overwrite=yes\n"
+                                "NPP:Config:MinFreeBytes=1G\n"),
+                        CaptureConfig{}, true);
+  ASSERT_TRUE(p.config) << (p.problems.empty() ? "" : p.problems[0].reason);
+  const CaptureConfig& c = *p.config;
+  EXPECT_EQ(c.rotation.max_bytes, 64u << 20);
+  EXPECT_EQ(c.rotation.seconds, 3600u);
+  EXPECT_EQ(c.rotation.files, 24u);
+  EXPECT_EQ(c.file_safety.group, 0u);
+  EXPECT_EQ(c.file_safety.mode, 0640u) << "a group to share with reads the files";
+  EXPECT_TRUE(c.file_safety.overwrite);
+  EXPECT_EQ(c.min_free_bytes, 1u << 30);
+  // Defaults: private files, never replaced.
+  auto d = parse_config(blob_of("NPP:Config:Interface=veth0\n"), CaptureConfig{}, true);
+  ASSERT_TRUE(d.config);
+  EXPECT_EQ(d.config->file_safety.mode, 0600u);
+  EXPECT_FALSE(d.config->file_safety.overwrite);
+  EXPECT_FALSE(d.config->rotation.rotating());
+  // A mode given wins over the group's default.
+  auto m = parse_config(blob_of("NPP:Config:Interface=veth0\nNPP:Config:FileGroup=0\n"
+                                "NPP:Config:FileMode=0600\n"),
+                        CaptureConfig{}, true);
+  ASSERT_TRUE(m.config);
+  EXPECT_EQ(m.config->file_safety.mode, 0600u);
+}
+
 TEST(Config, EachProblemIsNamedWithItsCode) {
   auto p = parse_config(blob_of("NPP:Config:Queues=3\n"
                                 "NPP:Colour:Hue=red\n"
@@ -265,7 +298,22 @@ INSTANTIATE_TEST_SUITE_P(
                               nmerr::blob_conversion_error},
                       Invalid{"NPP:Trigger:StopAfterBytes=12Q", "StopAfterBytes",
                               nmerr::blob_conversion_error},
-                      Invalid{"NPP:Trigger:PauseAfterBytes=0", "PauseAfterBytes", nmerr::illegal_trigger}));
+                      Invalid{"NPP:Trigger:PauseAfterBytes=0", "PauseAfterBytes", nmerr::illegal_trigger},
+                      Invalid{"NPP:Config:RotateBytes=100", "RotateBytes", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:RotateBytes=big", "RotateBytes", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:RotateSeconds=-1", "RotateSeconds", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:RotateFiles=3", "RotateFiles", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:FileMode=0800", "FileMode", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:FileGroup=no-such-group-xesp", "FileGroup",
+                              nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:Overwrite=perhaps", "Overwrite", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:MinFreeBytes=much", "MinFreeBytes", nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:CaptureFile=-\nNPP:Config:RotateSeconds=60", "RotateSeconds",
+                              nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:CaptureFile=-\nNPP:Config:MinFreeBytes=1M", "MinFreeBytes",
+                              nmerr::blob_conversion_error},
+                      Invalid{"NPP:Config:RotateBytes=1M\nNPP:Trigger:StopAfterFileSize=10M",
+                              "StopAfterFileSize", nmerr::illegal_trigger}));
 
 TEST(QueueList, RangesSetsAndAll) {
   auto all = parse_queue_list("all");
