@@ -9,6 +9,8 @@ packages=(
   # build
   cmake g++ make pkg-config clang llvm bpftool libbpf-dev libxdp-dev
   libboost1.81-dev libcli11-dev nlohmann-json3-dev
+  # capture file compression (userspace/output): zstd, lz4 frames and gzip members
+  libzstd-dev liblz4-dev zlib1g-dev
   # tests and benchmarks
   googletest libgtest-dev libbenchmark-dev libpcap-dev
   # run time and the tests' tools: ip, ethtool, sysctl, setpriv/prlimit, capinfos/tshark
