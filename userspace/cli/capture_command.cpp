@@ -45,6 +45,7 @@ std::string option_for_tag(const std::string& tag) {
       {"RotateFiles", "-W/--files"},         {"FileMode", "--file-mode"},
       {"FileGroup", "--group"},              {"Overwrite", "--overwrite"},
       {"MinFreeBytes", "--min-free"},        {"Promiscuous", "--no-promisc"},
+      {"Compression", "--compress"},
   };
   auto it = names.find(tag);
   return it == names.end() ? "NPP:" + tag : it->second;
@@ -83,6 +84,7 @@ Blob options_blob(const CaptureOptions& o) {
   if (!o.group.empty()) set("Config", "FileGroup", o.group);
   if (o.overwrite) set("Config", "Overwrite", "yes");
   if (!o.min_free.empty()) set("Config", "MinFreeBytes", o.min_free);
+  if (!o.compress.empty()) set("Config", "Compression", o.compress);
   if (o.no_promisc) set("Config", "Promiscuous", "no");
   set("Config", "UpdateFreq", "1000");
   return blob;

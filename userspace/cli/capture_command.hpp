@@ -36,6 +36,7 @@ struct CaptureOptions {
   std::string group;
   bool overwrite = false;
   std::string min_free;
+  std::string compress;       // --compress
   std::string user;           // -Z
   bool no_promisc = false;
   bool json = false;

@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
   capture->add_option("--group", o.group, "give new files this group (a name or number)");
   capture->add_flag("--overwrite", o.overwrite,
                     "replace an existing file of the same name (never a symbolic link)");
+  capture->add_option("--compress", o.compress,
+                      "zstd, lz4, gzip or none: compress while capturing, each queue on its own "
+                      "poller (default: by the file name, -w cap.pcapng.zst / .lz4 / .gz); "
+                      "Wireshark and tshark read these files as they are");
   capture->add_option("--min-free", o.min_free,
                       "keep SIZE bytes free on the file system: delete the ring's oldest files, "
                       "or stop (k, M, G suffixes)");

@@ -239,6 +239,13 @@ const std::vector<TagDef>& tag_table() {
          c.file_safety.overwrite = *b;
          return std::nullopt;
        }},
+      {"Config", "Compression",
+       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
+         auto z = output::parse_compression(v);
+         if (!z) return z.error().message;
+         c.compression = *z;
+         return std::nullopt;
+       }},
       {"Config", "MinFreeBytes",
        [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
          auto n = parse_bytes(v);
@@ -407,6 +414,13 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
   if (to_stdout && c.min_free_bytes)
     add("Config", "MinFreeBytes", nmerr::blob_conversion_error,
         "standard output has no file system to watch: name a file");
+  if (c.compression && *c.compression != output::Compression::none) {
+    const auto by_name = output::compression_for_path(c.capture_file);
+    if (by_name != output::Compression::none && by_name != *c.compression)
+      add("Config", "Compression", nmerr::blob_conversion_error,
+          std::string(output::to_string(*c.compression)) + " compression, but the file name '" +
+              c.capture_file + "' ends in " + std::string(output::compression_extension(by_name)));
+  }
   if (c.rotation.rotating() && c.triggers.stop_after_file_size)
     add("Trigger", "StopAfterFileSize", nmerr::illegal_trigger,
         "StopAfterFileSize limits one file: a rotating capture limits its files with "
@@ -451,6 +465,11 @@ uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers) {
 FileIo file_io_for(const CaptureConfig& c, uint32_t pollers) {
   if (c.file_io != FileIo::automatic) return c.file_io;
   return pollers >= 2 && pollers_have_own_cpus(c, pollers) ? FileIo::automatic : FileIo::write;
+}
+
+output::Compression compression_for(const CaptureConfig& c) {
+  if (c.compression) return *c.compression;
+  return output::compression_for_path(c.capture_file);
 }
 
 std::error_code report_problems(const ConfigParse& parse, Blob* error_blob) {

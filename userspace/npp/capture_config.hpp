@@ -9,6 +9,7 @@
 
 #include "base/result.hpp"
 #include "output/capture_output.hpp"
+#include "output/compression.hpp"
 #include "pcapng/pcapng_writer.hpp"
 #include "xdp/umem_area.hpp"
 #include "xdp/xdp_link.hpp"
@@ -74,6 +75,8 @@ struct CaptureConfig {
   output::RotationPolicy rotation;
   output::FileSafety file_safety;
   uint64_t min_free_bytes = 0;
+  // Compression (Compression): unset, the file name's extension decides (.zst, .lz4, .gz).
+  std::optional<output::Compression> compression;
   Triggers triggers;
 
   uint32_t effective_frame_count() const {
@@ -96,6 +99,9 @@ uint32_t busy_poll_for(const CaptureConfig& c, uint32_t pollers);
 // page more than writev: it wins only where the copies really run in parallel (on 2 CPUs with 2
 // pollers it kept 25-50% fewer frames; see docs/DESIGN-NOTES.md).
 FileIo file_io_for(const CaptureConfig& c, uint32_t pollers);
+
+// The codec a capture writes with: the Compression entry, else the capture file's extension.
+output::Compression compression_for(const CaptureConfig& c);
 
 // One problem with one blob entry.
 struct ConfigProblem {

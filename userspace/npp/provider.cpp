@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "capture/callback_sink.hpp"
+#include "output/compressing_transform.hpp"
 #include "base/clock.hpp"
 #include "xdp/privileges.hpp"
 
@@ -452,7 +453,8 @@ Result<std::string> Provider::next_file_path() {
   // The sequence keeps two Starts within one second apart; an existing file is never reused.
   for (;;) {
     std::string path = dir + "/xesp-" + connection_->nic.name + "-" + stamp + "-" +
-                       std::to_string(++file_sequence_) + ".pcapng";
+                       std::to_string(++file_sequence_) + ".pcapng" +
+                       std::string(output::compression_extension(compression_for(config_)));
     if (::access(path.c_str(), F_OK) != 0) return path;
   }
 }
@@ -548,6 +550,18 @@ std::error_code Provider::do_start(std::string* file_name) {
     oc.min_free_bytes = config_.min_free_bytes;
     oc.section = section;
     oc.interfaces = std::move(interfaces);
+    // Compressed: each file's own blocks through a compressor of its own, each queue's through
+    // one on its poller (units of both append to the same file in any order).
+    const output::Compression codec = compression_for(config_);
+    std::vector<std::unique_ptr<ChunkTransform>> transforms;
+    if (codec != output::Compression::none) {
+      oc.make_transform = [codec] { return output::CompressingTransform::create(codec); };
+      for (size_t i = 0; i < c.queues.size(); ++i) {
+        auto t = output::CompressingTransform::create(codec);
+        if (!t) return fail(code_of(t.error()), t.error().message);
+        transforms.push_back(std::move(t).value());
+      }
+    }
     // Each file a rotation opens is reported on the control thread, like any status change.
     auto on_file = [this](const std::string& file) {
       boost::asio::post(io_, [this, file] {
@@ -571,9 +585,9 @@ std::error_code Provider::do_start(std::string* file_name) {
                                                              64 * 1024, flush_bytes));
     cap->file_sink = std::make_unique<capture::PcapngSink>(
         std::move(out).value(), static_cast<uint32_t>(c.queues.size()), config_.snap_length,
-        kSinkBufferBytes, flush_bytes, on_limit, [this](const Error& e) {
-          boost::asio::post(io_, [this, e] { on_sink_error(e); });
-        });
+        kSinkBufferBytes, flush_bytes, on_limit,
+        [this](const Error& e) { boost::asio::post(io_, [this, e] { on_sink_error(e); }); },
+        std::move(transforms));
   } else {
     cap->callback_sink = std::make_unique<capture::CallbackSink>(frames_cb_, on_limit);
   }

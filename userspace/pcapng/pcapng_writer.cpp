@@ -278,6 +278,10 @@ Result<PcapngWriter> PcapngWriter::adopt(UniqueFd fd, std::string output_name,
   PcapngWriter writer(std::move(state));
   {
     std::lock_guard lock(writer.state_->mutex);
+    if (writer.state_->transform) {
+      if (auto s = writer.write_locked(writer.state_->transform->stream_header()); !s)
+        return std::move(s).error();
+    }
     if (auto s = writer.write_own_locked(headers.value()); !s) return std::move(s).error();
   }
   return writer;
@@ -350,6 +354,10 @@ Status PcapngWriter::close(std::span<const InterfaceStats> stats) {
     append(blocks, encode_statistics(st));
   }
   if (auto s = write_own_locked(blocks); !s && result) result = std::move(s);
+  if (state_->transform) {
+    if (auto s = write_locked(state_->transform->stream_trailer()); !s && result)
+      result = std::move(s);
+  }
   if (auto s = close_locked(); !s && result) result = std::move(s);
   return result;
 }
