@@ -40,8 +40,10 @@ PEERS = ("tcpdump", "netsniff-ng", "dumpcap")
 # xesp-poller: xesp with --timestamps poller (no per-frame header; the pollers stamp frames).
 # xesp-writev (not in the default run): --file-io write, to compare with the mapped file that
 # `auto` picks for several queues on tmpfs.
+# xesp-zstd, xesp-lz4: compressed while capturing, each queue's chunks on its own poller.
 XESP_TOOLS = {"xesp": [], "xesp-poller": ["--timestamps", "poller"],
-              "xesp-writev": ["--file-io", "write"]}
+              "xesp-writev": ["--file-io", "write"],
+              "xesp-zstd": ["--compress", "zstd"], "xesp-lz4": ["--compress", "lz4"]}
 ALL_TOOLS = ("ceiling",) + tuple(XESP_TOOLS) + PEERS
 DEFAULT_TOOLS = tuple(t for t in ALL_TOOLS if t != "xesp-writev")
 PEER_BINARIES = {"tcpdump": "tcpdump", "netsniff-ng": "netsniff-ng", "dumpcap": "dumpcap"}
@@ -282,6 +284,10 @@ def count_frames(path: Path) -> tuple[int, bool]:
     size = path.stat().st_size
     if size == 0:
         raise BenchError(f"{path.name}: empty file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] == b"\x1f\x8b" or head in (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"):
+        return _count_compressed(path)
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         head = mm[:4]
         if head == b"\x0a\x0d\x0d\x0a":
@@ -301,6 +307,16 @@ def count_frames(path: Path) -> tuple[int, bool]:
         if off > size:
             return n - 1, True
         return n, off != size
+
+
+def _count_compressed(path: Path) -> tuple[int, bool]:
+    """A gzip, zstd or lz4 capture (xesp --compress), through capinfos as Wireshark reads it."""
+    r = subprocess.run(["capinfos", "-c", "-M", str(path)], capture_output=True, text=True)
+    m = re.search(r"Number of packets:\s+(\d+)", r.stdout)
+    if not m:
+        raise BenchError(f"{path.name}: capinfos cannot read it: {last_line(r.stderr)}")
+    # capinfos reads up to damage and says so on stderr (and exits non-zero).
+    return int(m.group(1)), r.returncode != 0
 
 
 def _count_pcapng(mm: mmap.mmap, size: int) -> tuple[int, bool]:
@@ -651,6 +667,7 @@ def fmt(v, spec: str, none: str = "-") -> str:
 
 TOOL_LABEL = {"ceiling": "ceiling (XDP_DROP)", "xesp": "xesp",
               "xesp-poller": "xesp --timestamps poller", "xesp-writev": "xesp --file-io write",
+              "xesp-zstd": "xesp --compress zstd", "xesp-lz4": "xesp --compress lz4",
               "tcpdump": "tcpdump",
               "netsniff-ng": "netsniff-ng", "dumpcap": "dumpcap"}
 COLUMNS = ["queues", "size", "tool", "offered", "in file", "loss %", "Mfps", "x ceiling",
@@ -718,7 +735,7 @@ def write_png(results: list[dict], png: Path, title: str) -> str | None:
     n = len(tools)
     width = 0.8 / n
     colours = {"ceiling": "#c8c8c8", "xesp": "#1f77b4", "xesp-poller": "#9ecae1",
-               "xesp-writev": "#6baed6",
+               "xesp-writev": "#6baed6", "xesp-zstd": "#3182bd", "xesp-lz4": "#08519c",
                "tcpdump": "#ff7f0e",
                "netsniff-ng": "#2ca02c", "dumpcap": "#d62728"}
     ymax = max((v for _, vals in groups for v in vals if v is not None), default=1.0) or 1.0
