@@ -84,7 +84,9 @@ struct ConnectionInfo {
   uint32_t prog_id = 0;
   bool umem_huge_pages = false;     // packet memory on 2 MiB pages
   std::string file;                 // current or last capture file
-  std::vector<std::string> files;   // every file of the current or last capture (rotation)
+  std::vector<std::string> files;   // files of the current or last capture (rotation), the
+                                    // newest 10,000 of them
+  uint64_t files_opened = 0;        // how many files that capture opened in all
   std::string file_io;              // how it is written: "write" (writev) or "map" (FileIo=auto|map)
 };
 

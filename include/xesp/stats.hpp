@@ -58,6 +58,9 @@ struct Statistics {
   uint64_t dropped_write_error = 0;
   uint64_t frames_paused = 0;
   uint64_t frames_after_stop = 0;
+  // Received on RX queues the NIC gained after Connect (ethtool -L): the program has no socket
+  // for them, so they pass to the stack, neither captured nor dropped. Reconnect to capture them.
+  uint64_t frames_other_queues = 0;
   NicCounters nic;
   std::vector<QueueStatistics> queues;
 };

@@ -373,8 +373,8 @@ TEST_P(CaptureOutputTest, SizeRotationFromFourThreadsKeepsEveryFrameOnce) {
         store.clear();
         const uint64_t first = (uint64_t{t} * kChunks + k) * kPerChunk;
         EpbVector v = make_chunk(t, first, kPerChunk, (k + 1) * kSec, 1000, store);
-        uint64_t unwritten = 99;
-        if (!(*out)->write(t, v.iovecs(), v.frames(), nullptr, &unwritten) || unwritten != 0)
+        Unwritten unwritten{99, 99};
+        if (!(*out)->write(t, v.iovecs(), v.frames(), v.wire_bytes(), nullptr, &unwritten) || unwritten.frames != 0 || unwritten.wire_bytes != 0)
           ++failures;
       }
     });
@@ -401,16 +401,16 @@ TEST_P(CaptureOutputTest, PeriodsAndForcedCutsSplitByReceiveTime) {
   std::vector<std::vector<uint8_t>> store;
   for (uint32_t k = 0; k < 10; ++k) {
     EpbVector v = make_chunk(0, k * 10, 10, t0 + k * 5 * kSec, kSec / 2, store);
-    uint64_t unwritten = 0;
-    ASSERT_TRUE((*out)->write(0, v.iovecs(), v.frames(), nullptr, &unwritten));
+    Unwritten unwritten;
+    ASSERT_TRUE((*out)->write(0, v.iovecs(), v.frames(), v.wire_bytes(), nullptr, &unwritten));
   }
   // A forced cut (SIGHUP) inside the last period: frames received after it go to a new file.
   // (After every frame written so far, as "now" is when the signal comes.)
   const uint64_t cut = t0 + 49'600'000'000ULL;
   EXPECT_TRUE((*out)->rotate(cut));
   EpbVector late = make_chunk(0, 100, 10, cut - kSec / 5, kSec / 20, store);  // 4 before, 6 after
-  uint64_t unwritten = 0;
-  ASSERT_TRUE((*out)->write(0, late.iovecs(), late.frames(), nullptr, &unwritten));
+  Unwritten unwritten;
+  ASSERT_TRUE((*out)->write(0, late.iovecs(), late.frames(), late.wire_bytes(), nullptr, &unwritten));
   ASSERT_TRUE((*out)->close({}));
 
   // The file opened at "Start" got nothing before the first period: it became its file.
@@ -446,8 +446,8 @@ TEST_P(CaptureOutputTest, ARingKeepsTheNewestFilesAndNoEmptyOnes) {
   for (uint32_t k = 0; k < 40; ++k) {
     store.clear();
     EpbVector v = make_chunk(0, k * 10, 10, (k + 1) * kSec, 1000, store);
-    uint64_t unwritten = 0;
-    ASSERT_TRUE((*out)->write(0, v.iovecs(), v.frames(), nullptr, &unwritten));
+    Unwritten unwritten;
+    ASSERT_TRUE((*out)->write(0, v.iovecs(), v.frames(), v.wire_bytes(), nullptr, &unwritten));
   }
   // A cut and ticks with no frame after them make no new file.
   EXPECT_TRUE((*out)->rotate(realtime_ns()));
@@ -504,8 +504,8 @@ TEST_P(CaptureOutputTest, TransformedUnitsRotateWholeAndOwnBlocksToo) {
   for (uint32_t k = 0; k < 30; ++k) {
     store.clear();
     EpbVector v = make_chunk(0, k * 8, 8, (k + 1) * kSec, 1000, store);
-    uint64_t unwritten = 0;
-    ASSERT_TRUE((*out)->write(0, v.iovecs(), v.frames(), &poller, &unwritten));
+    Unwritten unwritten;
+    ASSERT_TRUE((*out)->write(0, v.iovecs(), v.frames(), v.wire_bytes(), &poller, &unwritten));
   }
   ASSERT_TRUE((*out)->close({}));
   EXPECT_EQ(poller.units, 30);  // one unit a chunk: none was cut
@@ -539,8 +539,8 @@ TEST(CaptureOutputDiskGuard, DeletesTheRingsOldestOrStops) {
     for (uint32_t k = 0; k < 150 && last; ++k) {
       store.clear();
       EpbVector v = make_chunk(0, k * 10, 10, (k + 1) * kSec, 1000, store);
-      uint64_t unwritten = 0;
-      last = (*out)->write(0, v.iovecs(), v.frames(), nullptr, &unwritten);
+      Unwritten unwritten;
+      last = (*out)->write(0, v.iovecs(), v.frames(), v.wire_bytes(), nullptr, &unwritten);
       struct statvfs vfs {};
       ASSERT_EQ(::statvfs(dir.path().c_str(), &vfs), 0);
       min_free = std::min<uint64_t>(min_free, uint64_t{vfs.f_bavail} * vfs.f_frsize);

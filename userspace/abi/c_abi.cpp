@@ -185,6 +185,14 @@ ULONG add_ref(ProviderObject* o) noexcept {
 }
 
 ULONG release(ProviderObject* o) noexcept {
+  // From one of this provider's callbacks, the last Release would destroy it under the thread
+  // that runs the callback (joining itself, or freeing what it still uses): refused, the count
+  // left as it was. Release after the callback returns.
+  if (o->provider->in_own_callback()) {
+    set_error("Release", "not allowed from a status or frames callback of this provider: "
+                         "release it after the callback returns");
+    return o->refs.load(std::memory_order_acquire);
+  }
   const ULONG left = o->refs.fetch_sub(1, std::memory_order_acq_rel) - 1;
   if (left == 0) {
     try {
@@ -265,9 +273,14 @@ npp::FramesCallback frames_callback(XESP_FRAMES_CALLBACK cb, void* context) {
 HRESULT query_status(ProviderObject* o, const char* where, NETWORKSTATUS* out) {
   if (!o) return invalid(where, "This is not an xesp interface pointer");
   if (!out) return invalid(where, "pNetworkStatus is NULL");
-  const NetworkStatus s = o->provider->status();
+  NetworkStatus s;
+  const std::error_code ec = o->provider->query_status(&s);
   out->State = s.state;
   out->Flags = s.flags;
+  if (ec) {
+    set_error(where, nmerr_name(ec.value()) + ": " + o->provider->last_error());
+    return to_hresult(ec);
+  }
   return S_OK;
 }
 

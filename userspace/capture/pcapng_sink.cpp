@@ -64,13 +64,13 @@ void PcapngSink::idle(uint32_t queue_index) {
 void PcapngSink::flush(QueueOut& q) {
   q.last_flush_ns = monotonic_ns();
   if (q.blocks.empty()) return;
-  const uint64_t frames = q.blocks.frames();
-  uint64_t unwritten = 0;
-  Status st = output_->write(q.blocks.interface_id(), q.blocks.iovecs(), frames,
-                             q.transform.get(), &unwritten);
+  output::Unwritten unwritten;
+  Status st = output_->write(q.blocks.interface_id(), q.blocks.iovecs(), q.blocks.frames(),
+                             q.blocks.wire_bytes(), q.transform.get(), &unwritten);
   q.blocks.clear();
   if (st) return;
-  q.unwritten.fetch_add(unwritten, std::memory_order_relaxed);
+  q.unwritten.fetch_add(unwritten.frames, std::memory_order_relaxed);
+  q.unwritten_bytes.fetch_add(unwritten.wire_bytes, std::memory_order_relaxed);
   if (!failed_.exchange(true) && on_error_) on_error_(st.error());
 }
 
@@ -83,9 +83,11 @@ void PcapngSink::flush_all() {
   for (auto& q : queues_) flush(*q);
   if (settled_) return;
   settled_ = true;
-  const std::vector<uint64_t> cut = output_->frames_cut();
-  for (uint32_t i = 0; i < queues_.size() && i < cut.size(); ++i)
-    queues_[i]->unwritten.fetch_add(cut[i], std::memory_order_relaxed);
+  const std::vector<WriteTally> cut = output_->frames_cut();
+  for (uint32_t i = 0; i < queues_.size() && i < cut.size(); ++i) {
+    queues_[i]->unwritten.fetch_add(cut[i].frames, std::memory_order_relaxed);
+    queues_[i]->unwritten_bytes.fetch_add(cut[i].wire_bytes, std::memory_order_relaxed);
+  }
 }
 
 Status PcapngSink::finish(const std::vector<output::QueueTotals>& final_totals) {

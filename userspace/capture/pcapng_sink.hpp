@@ -47,6 +47,10 @@ class PcapngSink final : public FrameSink {
   uint64_t unwritten(uint32_t queue_index) const {
     return queues_[queue_index]->unwritten.load(std::memory_order_relaxed);
   }
+  // Their original (wire) bytes.
+  uint64_t unwritten_bytes(uint32_t queue_index) const {
+    return queues_[queue_index]->unwritten_bytes.load(std::memory_order_relaxed);
+  }
 
   // After every poller has stopped: writes what the queues still buffer and settles unwritten().
   void flush_all();
@@ -68,6 +72,7 @@ class PcapngSink final : public FrameSink {
     std::unique_ptr<ChunkTransform> transform;  // this queue's compressor, or null
     uint64_t last_flush_ns = 0;
     std::atomic<uint64_t> unwritten{0};
+    std::atomic<uint64_t> unwritten_bytes{0};
   };
 
   void flush(QueueOut& q);

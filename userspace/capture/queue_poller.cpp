@@ -89,7 +89,19 @@ void QueuePoller::run() {
       // (zero-copy drivers); copy mode wakes us through the socket's wait queue.
       if (xsk_ring_prod__needs_wakeup(fill))
         ::recvfrom(socket.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
-      ::poll(&pfd, 1, config_.poll_timeout_ms);
+      pfd.revents = 0;
+      const int ready = ::poll(&pfd, 1, config_.poll_timeout_ms);
+      // A socket whose NIC went away is unbound: its poll never reports an event again, the
+      // error waits in SO_ERROR (ENETDOWN, set by the kernel's netdev notifier). Looked at when
+      // the wait ends without frames, so a quiet capture notices within a poll timeout.
+      if (ready == 0 || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (::getsockopt(socket.fd(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+          if (config_.on_fault) config_.on_fault(err);
+          break;
+        }
+      }
       tai_offset = tai_to_utc_offset_ns();
       continue;
     }

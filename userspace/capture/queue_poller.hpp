@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct PollerConfig {
   // The program's no_meta switch (XdpProgram::no_meta_flag): set, frames come without the
   // time header and the poller stamps them. Null: read every frame's header.
   const uint32_t* no_meta = nullptr;
+  // The socket failed (its NIC was removed: ENETDOWN): called once on the poller thread, which
+  // then returns; it must not block. The argument is the errno.
+  std::function<void(int err)> on_fault;
 };
 
 // Counters a poller publishes (relaxed atomics, written by the poller only).

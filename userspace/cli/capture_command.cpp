@@ -152,6 +152,7 @@ struct Session {
   bool status_line_shown = false;
   bool rotating = false;
   bool announce_files = false;
+  bool warned_other_queues = false;
   std::string first_file;
 };
 
@@ -250,6 +251,14 @@ int run_capture(const CaptureOptions& o) {
       }
       if (ev.statistics) {
         s.last_stats = ev.statistics;
+        if (ev.statistics->frames_other_queues && !s.warned_other_queues) {
+          s.warned_other_queues = true;
+          if (s.status_line_shown) std::fputs("\r\033[K", stderr);
+          std::fprintf(stderr,
+                       "xesp: warning: frames arrive on RX queues the NIC gained after the capture "
+                       "started (ethtool -L?): they go to the stack, not into the file; counted "
+                       "as \"other queues\". Restart the capture to include them.\n");
+        }
         if (::isatty(STDERR_FILENO) && !s.stopping) print_status_line(s, *ev.statistics);
       }
     });

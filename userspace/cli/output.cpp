@@ -69,6 +69,7 @@ nlohmann::json to_json(const ConnectionInfo& info, const std::string& path, cons
         {"other", s.dropped_other},
         {"write_error", s.dropped_write_error}}},
       {"frames_paused", s.frames_paused},
+      {"frames_other_queues", s.frames_other_queues},
       {"frames_after_stop", s.frames_after_stop},
       {"frames_poller_stamped", poller_stamped(s)},
       {"nic",
@@ -115,6 +116,10 @@ void print_summary(const ConnectionInfo& info, const std::string& path, const St
                  u(s.frames_after_stop));
   if (s.frames_paused)
     std::fprintf(stderr, "  while paused     %llu (passed to the stack)\n", u(s.frames_paused));
+  if (s.frames_other_queues)
+    std::fprintf(stderr,
+                 "  other queues     %llu (on RX queues added after the start: not captured)\n",
+                 u(s.frames_other_queues));
   if (uint64_t n = poller_stamped(s))
     std::fprintf(stderr,
                  "  poller-stamped   %llu (written with the time they were dequeued, not received)\n",

@@ -377,7 +377,11 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
     add("Config", "BatchSize", nmerr::blob_conversion_error,
         "batch size " + std::to_string(c.batch_size) +
             " is not a power of two in 1..4096 and at most the RX ring size");
-  if (c.frame_count != 0 && c.frame_count < c.fill_ring_size)
+  if (c.frame_count > kMaxFrameCount)
+    add("Config", "FrameCount", nmerr::blob_conversion_error,
+        "frame count " + std::to_string(c.frame_count) + " is above " +
+            std::to_string(kMaxFrameCount) + " (64 GiB of 4 KiB chunks per queue)");
+  else if (c.frame_count != 0 && c.frame_count < c.fill_ring_size)
     add("Config", "FrameCount", nmerr::blob_conversion_error,
         "frame count " + std::to_string(c.frame_count) + " cannot stock the fill ring of " +
             std::to_string(c.fill_ring_size));
@@ -433,6 +437,12 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
   zero("StopAfterBytes", t.stop_after_bytes && *t.stop_after_bytes == 0);
   zero("StopAfterFileSize", t.stop_after_file_size && *t.stop_after_file_size == 0);
   zero("StopAfterSeconds", t.stop_after_seconds && !(*t.stop_after_seconds > 0));
+  // A timer past the clock's range would fire at once: ten years is the most we take.
+  if (t.stop_after_seconds && *t.stop_after_seconds > kMaxStopAfterSeconds)
+    add("Trigger", "StopAfterSeconds", nmerr::illegal_trigger,
+        "StopAfterSeconds " + std::to_string(static_cast<uint64_t>(*t.stop_after_seconds)) +
+            " is more than ten years (" + std::to_string(static_cast<uint64_t>(kMaxStopAfterSeconds)) +
+            " s)");
   zero("PauseAfterFrames", t.pause_after_frames && *t.pause_after_frames == 0);
   zero("PauseAfterBytes", t.pause_after_bytes && *t.pause_after_bytes == 0);
   return p;

@@ -30,6 +30,8 @@ inline constexpr uint32_t kDefaultFillRingSize = 8192;
 inline constexpr uint32_t kDefaultBusyPollUs = 200;
 inline constexpr uint32_t kDefaultBatchSize = 256;
 inline constexpr uint64_t kMinRotateBytes = 64 * 1024;
+inline constexpr uint32_t kMaxFrameCount = 1u << 24;
+inline constexpr double kMaxStopAfterSeconds = 10.0 * 365 * 24 * 3600;
 
 struct Triggers {
   std::optional<uint64_t> stop_after_frames;

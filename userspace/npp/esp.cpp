@@ -3,14 +3,43 @@
 #include "xesp/esp.hpp"
 #include "xesp/rtc.hpp"
 
+#include <thread>
+
 namespace xesp {
 
 using npp::Via;
 
+namespace {
+
+// Drops one owner of a provider. The last one, dropped in one of the provider's own callbacks,
+// must not destroy it there (the provider would join the very thread, or free what it is still
+// using): a thread of its own does, once that callback has returned.
+void release_provider(std::shared_ptr<npp::Provider> provider) noexcept {
+  if (!provider) return;
+  if (provider.use_count() == 1 && provider->in_own_callback()) {
+    try {
+      std::thread([p = std::move(provider)]() mutable { p.reset(); }).detach();
+      return;
+    } catch (...) {
+      // No thread to be had: leak it rather than destroy it from inside itself.
+      new std::shared_ptr<npp::Provider>(std::move(provider));  // NOLINT: deliberate leak
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 Esp::Esp() : provider_(std::make_shared<npp::Provider>()) {}
-Esp::~Esp() = default;
+Esp::~Esp() { release_provider(std::move(provider_)); }
 Esp::Esp(Esp&&) noexcept = default;
-Esp& Esp::operator=(Esp&&) noexcept = default;
+Esp& Esp::operator=(Esp&& other) noexcept {
+  if (this != &other) {
+    release_provider(std::move(provider_));
+    provider_ = std::move(other.provider_);
+  }
+  return *this;
+}
 
 std::error_code Esp::connect(const Blob& config, StatusCallback callback, void* user_context,
                              Blob* error_blob) {
@@ -19,8 +48,7 @@ std::error_code Esp::connect(const Blob& config, StatusCallback callback, void* 
 }
 std::error_code Esp::disconnect() { return provider_->disconnect(Via::esp); }
 std::error_code Esp::query_status(NetworkStatus& status) const {
-  status = provider_->status();
-  return {};
+  return provider_->query_status(&status);
 }
 std::error_code Esp::configure(const Blob& config, Blob* error_blob) {
   return provider_->configure(Via::esp, config, error_blob);
@@ -52,9 +80,15 @@ ConnectionInfo Esp::connection_info() const { return provider_->connection_info(
 
 Rtc::Rtc() : provider_(std::make_shared<npp::Provider>()) {}
 Rtc::Rtc(Esp& esp) : provider_(esp.provider_) {}
-Rtc::~Rtc() = default;
+Rtc::~Rtc() { release_provider(std::move(provider_)); }
 Rtc::Rtc(Rtc&&) noexcept = default;
-Rtc& Rtc::operator=(Rtc&&) noexcept = default;
+Rtc& Rtc::operator=(Rtc&& other) noexcept {
+  if (this != &other) {
+    release_provider(std::move(provider_));
+    provider_ = std::move(other.provider_);
+  }
+  return *this;
+}
 
 std::error_code Rtc::connect(const Blob& config, StatusCallback status, FramesCallback frames,
                              void* user_context, Blob* error_blob) {
@@ -63,8 +97,7 @@ std::error_code Rtc::connect(const Blob& config, StatusCallback status, FramesCa
 }
 std::error_code Rtc::disconnect() { return provider_->disconnect(Via::rtc); }
 std::error_code Rtc::query_status(NetworkStatus& status) const {
-  status = provider_->status();
-  return {};
+  return provider_->query_status(&status);
 }
 std::error_code Rtc::configure(const Blob& config, Blob* error_blob) {
   return provider_->configure(Via::rtc, config, error_blob);

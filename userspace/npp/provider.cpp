@@ -1,6 +1,8 @@
 #include "npp/provider.hpp"
 
+#include <net/if.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,12 +151,14 @@ struct Provider::Connection {
 };
 
 struct Provider::Capture {
+  uint64_t generation = 0;  // Provider::generation_ at its Start
   std::string path;
   std::string file_io;  // "write" or "map" (PcapngWriter::mapped); empty without a file
   std::unique_ptr<capture::PcapngSink> file_sink;
   std::unique_ptr<capture::CallbackSink> callback_sink;
   std::vector<std::unique_ptr<capture::QueuePoller>> pollers;
   std::vector<stats::QueueSample> start_samples;
+  xdp::QueueCounters overflow_start{};  // the program's slot for queues beyond the NIC's count
   NicCounters nic_start;
   uint64_t start_realtime_ns = 0;
   uint64_t start_monotonic_ns = 0;
@@ -172,15 +176,48 @@ struct Provider::Capture {
   }
 };
 
+namespace {
+
+std::atomic<uint64_t> g_next_provider_id{1};
+
+// The last failure of a call on a provider, per thread: a host's threads each see their own.
+struct ThreadError {
+  uint64_t provider = 0;
+  std::string text;
+};
+thread_local ThreadError t_error;
+
+// The provider whose callback this thread is running, if any (status, frames or marker).
+thread_local const Provider* t_callback_owner = nullptr;
+thread_local bool t_in_marker_callback = false;  // InsertSpecialFrame's callback runs here
+
+// Marks the thread as running one of `owner`'s callbacks for its lifetime.
+class CallbackScope {
+ public:
+  explicit CallbackScope(const Provider* owner) : saved_(t_callback_owner) {
+    t_callback_owner = owner;
+  }
+  ~CallbackScope() { t_callback_owner = saved_; }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+
+ private:
+  const Provider* saved_;
+};
+
+}  // namespace
+
 Provider::Provider()
-    : work_(boost::asio::make_work_guard(io_)),
+    : id_(g_next_provider_id.fetch_add(1)),
+      work_(boost::asio::make_work_guard(io_)),
       update_timer_(io_),
       duration_timer_(io_),
       rotation_timer_(io_),
       control_thread_([this] {
         ::pthread_setname_np(::pthread_self(), "xesp-control");
         io_.run();
-      }) {}
+      }),
+      control_thread_id_(control_thread_.get_id()) {}
 
 Provider::~Provider() {
   {
@@ -192,23 +229,18 @@ Provider::~Provider() {
   }
   work_.reset();
   io_.stop();  // pending timer handlers are dropped unrun
-  if (control_thread_.joinable()) {
-    if (control_thread_.get_id() == std::this_thread::get_id())
-      control_thread_.detach();  // released from its own callback: nothing left to wait for
-    else
-      control_thread_.join();
-  }
+  // Never destroyed on the control thread: Release from a callback is refused (C ABI) and an
+  // Esp or Rtc dropped in one hands the provider to a thread of its own (esp.cpp).
+  if (control_thread_.joinable()) control_thread_.join();
 }
 
 std::error_code Provider::fail(std::error_code code, std::string message) const {
-  std::lock_guard lock(error_mutex_);
-  last_error_ = std::move(message);
+  t_error.provider = id_;
+  t_error.text = std::move(message);
   return code;
 }
 
-namespace {
-thread_local bool t_in_marker_callback = false;  // InsertSpecialFrame's callback runs here
-}  // namespace
+bool Provider::in_own_callback() const { return t_callback_owner == this; }
 
 bool Provider::from_callback() const {
   return capture::on_poller_thread() || t_in_marker_callback;
@@ -246,30 +278,43 @@ Via Provider::connected_via() const {
 }
 
 std::string Provider::last_error() const {
-  std::lock_guard lock(error_mutex_);
-  return last_error_;
+  return t_error.provider == id_ ? t_error.text : std::string();
 }
 
 ConnectionInfo Provider::connection_info() const {
-  std::lock_guard lock(mutex_);
-  ConnectionInfo info;
-  info.file = capture_ ? (capture_->file_sink ? capture_->file_sink->output().current_path()
-                                               : capture_->path)
-                       : last_file_;
-  info.files = capture_ && capture_->file_sink ? capture_->file_sink->output().paths()
-                                                : last_files_;
-  info.file_io = capture_ ? capture_->file_io : last_file_io_;
-  if (!connection_) return info;
-  const Connection& c = *connection_;
-  info.interface = c.nic.name;
-  info.driver = c.nic.driver;
-  info.nic_queues = c.nic.rx_queues;
-  info.queues = c.queues;
-  info.xdp_mode = c.link ? xdp::to_string(c.link->mode()) : "";
-  info.bind_mode = c.rx.empty() ? "" : xdp::to_string(c.rx.front().socket().mode());
-  info.prog_id = c.program ? c.program->prog_id() : 0;
-  info.umem_huge_pages = !c.rx.empty() && c.rx.front().umem().on_huge_pages();
-  return info;
+  std::lock_guard lock(info_mutex_);
+  return info_;
+}
+
+void Provider::refresh_connection_info() {
+  ConnectionInfo conn;
+  if (connection_) {
+    const Connection& c = *connection_;
+    conn.interface = c.nic.name;
+    conn.driver = c.nic.driver;
+    conn.nic_queues = c.nic.rx_queues;
+    conn.queues = c.queues;
+    conn.xdp_mode = c.link ? xdp::to_string(c.link->mode()) : "";
+    conn.bind_mode = c.rx.empty() ? "" : xdp::to_string(c.rx.front().socket().mode());
+    conn.prog_id = c.program ? c.program->prog_id() : 0;
+    conn.umem_huge_pages = !c.rx.empty() && c.rx.front().umem().on_huge_pages();
+  }
+  std::lock_guard lock(info_mutex_);
+  // The files stay: they describe the last capture until the next one starts.
+  conn.file = std::move(info_.file);
+  conn.files = std::move(info_.files);
+  conn.files_opened = info_.files_opened;
+  conn.file_io = std::move(info_.file_io);
+  info_ = std::move(conn);
+}
+
+void Provider::set_info_files(const std::string& first, const std::string& file_io) {
+  std::lock_guard lock(info_mutex_);
+  info_.file = first;
+  info_.files.clear();
+  if (!first.empty()) info_.files.push_back(first);
+  info_.files_opened = first.empty() ? 0 : 1;
+  info_.file_io = file_io;
 }
 
 Status Provider::build_connection(const CaptureConfig& config) {
@@ -295,8 +340,21 @@ Status Provider::build_connection(const CaptureConfig& config) {
     for (uint32_t q = 0; q < n.rx_queues; ++q) conn->queues.push_back(q);
   }
 
-  auto privileges =
-      xdp::check_capture_privileges(config.umem_bytes_per_queue() * conn->queues.size());
+  // The packet memory is populated at once and locked: never more than half the machine (as
+  // root the memlock limit does not stop it, the OOM killer would).
+  const uint64_t umem_total = config.umem_bytes_per_queue() * conn->queues.size();
+  struct sysinfo si {};
+  if (::sysinfo(&si) == 0) {
+    const uint64_t ram = uint64_t{si.totalram} * si.mem_unit;
+    if (umem_total > ram / 2)
+      return Error::nm(nmerr::out_of_memory,
+                       "frame count " + std::to_string(config.effective_frame_count()) + ": " +
+                           std::to_string(conn->queues.size()) + " queue(s) of " +
+                           std::to_string(config.umem_bytes_per_queue() >> 20) +
+                           " MiB of packet memory is more than half of this machine's " +
+                           std::to_string(ram >> 20) + " MiB");
+  }
+  auto privileges = xdp::check_capture_privileges(umem_total);
   if (!privileges.ok()) return Error::nm(nmerr::invalid_parameter, privileges.describe());
 
   auto program = xdp::XdpProgram::load(n.rx_queues);
@@ -350,6 +408,8 @@ std::error_code Provider::connect(Via via, const Blob& blob, StatusCallback stat
   if (auto st = build_connection(config); !st) {
     if (error_blob && st.error().message.find("interface '") == 0)
       error_blob->add_error("NPP", "Config", "Interface", code_of(st.error()), st.error().message);
+    if (error_blob && st.error().message.find("frame count ") == 0)
+      error_blob->add_error("NPP", "Config", "FrameCount", code_of(st.error()), st.error().message);
     return fail(code_of(st.error()), st.error().message);
   }
   trigger_pending_ = config.triggers.any();
@@ -358,12 +418,21 @@ std::error_code Provider::connect(Via via, const Blob& blob, StatusCallback stat
   status_cb_ = std::move(status_cb);
   frames_cb_ = std::move(frames_cb);
   user_context_ = user_context;
+  {
+    std::lock_guard fault_lock(fault_mutex_);
+    fault_.clear();
+  }
+  set_info_files({}, {});
+  refresh_connection_info();
   state_ = State::idle;
   return {};
 }
 
 std::error_code Provider::disconnect(Via via) {
   if (from_callback()) return refuse_in_callback("Disconnect");
+  // The status callback runs on the control thread, inside a call the provider is making.
+  if (in_own_callback())
+    return fail(nmerr::invalid_parameter, "Disconnect is not allowed from a status callback");
   std::lock_guard lock(mutex_);
   if (auto ec = check(via)) return fail(ec, "Disconnect refused");
   if (state_ == State::capturing || state_ == State::paused)
@@ -374,6 +443,11 @@ std::error_code Provider::disconnect(Via via) {
   via_ = Via::none;
   status_cb_ = nullptr;
   frames_cb_ = nullptr;
+  {
+    std::lock_guard fault_lock(fault_mutex_);
+    fault_.clear();
+  }
+  refresh_connection_info();
   return {};
 }
 
@@ -415,12 +489,15 @@ std::error_code Provider::configure(Via via, const Blob& blob, Blob* error_blob)
       if (auto back = build_connection(config_); !back) {
         state_ = State::disconnected;
         via_ = Via::none;
+        refresh_connection_info();
         return fail(code_of(st.error()), why + "; restoring the previous configuration failed "
                                                "too, the provider is now disconnected: " +
                                                back.error().message);
       }
+      refresh_connection_info();
       return fail(code_of(st.error()), why + " (the previous configuration stays in force)");
     }
+    refresh_connection_info();
   } else if (next.promiscuous != config_.promiscuous) {
     if (next.promiscuous) {
       auto p = xdp::PromiscMembership::join(connection_->nic.ifindex, connection_->nic.name);
@@ -473,7 +550,14 @@ std::vector<stats::QueueSample> Provider::sample_queues() const {
       s.after_stop = pc.over_limit.load(std::memory_order_relaxed);
       s.no_metadata = pc.no_metadata.load(std::memory_order_relaxed);
       s.written_bytes = pc.kept_bytes.load(std::memory_order_relaxed);
-      if (capture_->file_sink) s.unwritten = capture_->file_sink->unwritten(static_cast<uint32_t>(i));
+      const auto q = static_cast<uint32_t>(i);
+      if (capture_->file_sink) {
+        s.unwritten = capture_->file_sink->unwritten(q);
+        s.unwritten_bytes = capture_->file_sink->unwritten_bytes(q);
+      } else if (capture_->callback_sink) {
+        s.unwritten = capture_->callback_sink->undelivered(q);
+        s.unwritten_bytes = capture_->callback_sink->undelivered_bytes(q);
+      }
     }
     out.push_back(s);
   }
@@ -488,6 +572,9 @@ Statistics Provider::snapshot(bool final) const {
     s.queues.push_back(
         stats::account_queue(connection_->queues[i], now[i], capture_->start_samples[i], final));
   stats::sum_queues(s);
+  // Frames on RX queues the NIC gained after Connect land in the program's last slot.
+  if (auto o = connection_->program->read_counters(connection_->nic.rx_queues))
+    s.frames_other_queues = xdp::counters_diff(*o, capture_->overflow_start).seen_frames;
   s.time_elapsed_us = (monotonic_ns() - capture_->start_monotonic_ns) / 1000;
   s.nic = stats::nic_delta(stats::read_nic_counters(connection_->nic.name), capture_->nic_start);
   return s;
@@ -520,10 +607,19 @@ std::error_code Provider::start(Via via, std::string* file_name) {
 }
 
 std::error_code Provider::do_start(std::string* file_name) {
+  {
+    std::lock_guard fault_lock(fault_mutex_);
+    if (!fault_.empty()) return fail(nmerr::disconnected, fault_ + ": Disconnect, then Connect");
+  }
   Connection& c = *connection_;
   auto cap = std::make_unique<Capture>();
-  auto on_limit = [this](capture::LimitKind kind) {
-    boost::asio::post(io_, [this, kind] { this->on_limit(kind); });
+  const uint64_t gen = generation_.fetch_add(1) + 1;
+  cap->generation = gen;
+  auto on_limit = [this, gen](capture::LimitKind kind) {
+    boost::asio::post(io_, [this, gen, kind] { this->on_limit(gen, kind); });
+  };
+  auto on_error = [this, gen](const Error& e) {
+    boost::asio::post(io_, [this, gen, e] { on_sink_error(gen, e); });
   };
   if (via_ == Via::esp) {
     auto path = next_file_path();
@@ -563,7 +659,17 @@ std::error_code Provider::do_start(std::string* file_name) {
       }
     }
     // Each file a rotation opens is reported on the control thread, like any status change.
+    // Called under the output's lock (info_mutex_ is a leaf lock).
     auto on_file = [this](const std::string& file) {
+      {
+        std::lock_guard lock(info_mutex_);
+        info_.file = file;
+        info_.files.push_back(file);
+        constexpr size_t kFilesKept = 10'000;  // a week of -G 60; the count goes on
+        if (info_.files.size() > kFilesKept)
+          info_.files.erase(info_.files.begin(), info_.files.begin() + (info_.files.size() - kFilesKept));
+        ++info_.files_opened;
+      }
       boost::asio::post(io_, [this, file] {
         UpdateEvent ev;
         ev.event = kEventNewFile;
@@ -573,6 +679,7 @@ std::error_code Provider::do_start(std::string* file_name) {
         deliver(std::move(ev));
       });
     };
+    set_info_files({}, {});
     auto out = output::CaptureOutput::open(std::move(oc), [this] { return queue_totals(); },
                                            std::move(on_file));
     if (!out) return fail(code_of(out.error()), out.error().message);
@@ -585,11 +692,20 @@ std::error_code Provider::do_start(std::string* file_name) {
                                                              64 * 1024, flush_bytes));
     cap->file_sink = std::make_unique<capture::PcapngSink>(
         std::move(out).value(), static_cast<uint32_t>(c.queues.size()), config_.snap_length,
-        kSinkBufferBytes, flush_bytes, on_limit,
-        [this](const Error& e) { boost::asio::post(io_, [this, e] { on_sink_error(e); }); },
-        std::move(transforms));
+        kSinkBufferBytes, flush_bytes, on_limit, on_error, std::move(transforms));
+    {
+      std::lock_guard lock(info_mutex_);
+      info_.file_io = cap->file_io;
+    }
   } else {
-    cap->callback_sink = std::make_unique<capture::CallbackSink>(frames_cb_, on_limit);
+    // The host's callback runs marked as ours: destroying the provider there is deferred.
+    auto frames = [this, cb = frames_cb_](std::span<const Frame> batch) {
+      CallbackScope scope(this);
+      cb(batch);
+    };
+    cap->callback_sink = std::make_unique<capture::CallbackSink>(
+        std::move(frames), on_limit, static_cast<uint32_t>(c.queues.size()), on_error);
+    set_info_files({}, {});
   }
   cap->pause_trigger_armed =
       config_.triggers.pause_after_frames.has_value() || config_.triggers.pause_after_bytes.has_value();
@@ -601,34 +717,37 @@ std::error_code Provider::do_start(std::string* file_name) {
   pc.spin_ns = static_cast<uint64_t>(busy_poll_for(config_, static_cast<uint32_t>(c.rx.size()))) * 1000;
   c.program->set_no_meta(config_.timestamps == Timestamps::poller);
   pc.no_meta = c.program->no_meta_flag();
+
   for (uint32_t i = 0; i < c.rx.size(); ++i) {
     pc.cpu = config_.poller_cpus.empty()
                  ? -1
                  : static_cast<int>(config_.poller_cpus[i % config_.poller_cpus.size()]);
+    const uint32_t nic_queue = c.queues[i];
+    pc.on_fault = [this, gen, nic_queue](int err) {
+      boost::asio::post(io_, [this, gen, nic_queue, err] { on_queue_fault(gen, nic_queue, err); });
+    };
     capture_->pollers.push_back(
         std::make_unique<capture::QueuePoller>(i, c.rx[i], capture_->sink(), pc));
   }
   capture_->start_samples = sample_queues();
+  if (auto o = c.program->read_counters(c.nic.rx_queues)) capture_->overflow_start = *o;
   capture_->nic_start = stats::read_nic_counters(c.nic.name);
   capture_->start_realtime_ns = realtime_ns();
   capture_->start_monotonic_ns = monotonic_ns();
   for (auto& p : capture_->pollers) p->start();
   c.program->set_control(/*active=*/true, /*paused=*/false);
   state_ = State::capturing;
-  last_file_ = capture_->path;
-  last_files_ = {capture_->path};
-  last_file_io_ = capture_->file_io;
   if (file_name) *file_name = capture_->path;
 
   if (config_.triggers.stop_after_seconds) {
     duration_timer_.expires_after(std::chrono::microseconds(
         static_cast<int64_t>(*config_.triggers.stop_after_seconds * 1e6)));
-    duration_timer_.async_wait([this](const boost::system::error_code& ec) {
+    duration_timer_.async_wait([this, gen](const boost::system::error_code& ec) {
       if (ec) return;
       UpdateEvent ev;
       {
         std::lock_guard lock(mutex_);
-        if (state_ != State::capturing && state_ != State::paused) return;
+        if (!current(gen)) return;
         Statistics st;
         do_stop(&st, nullptr);
         ev.event = kEventTriggerBufferContent;
@@ -727,14 +846,25 @@ void Provider::deliver(UpdateEvent event) {
   ::clock_gettime(CLOCK_REALTIME, &ts);
   event.timestamp_us = static_cast<uint64_t>(ts.tv_sec) * 1'000'000ULL + ts.tv_nsec / 1000;
   std::lock_guard lock(callback_mutex_);
-  cb(event);
+  CallbackScope scope(this);
+  // A callback that throws must not end the control thread (and with it the process): the
+  // event is lost to it, nothing else.
+  try {
+    cb(event);
+  } catch (...) {
+  }
 }
 
-void Provider::on_limit(capture::LimitKind kind) {
+bool Provider::current(uint64_t generation) const {
+  return capture_ && capture_->generation == generation &&
+         (state_ == State::capturing || state_ == State::paused);
+}
+
+void Provider::on_limit(uint64_t generation, capture::LimitKind kind) {
   UpdateEvent ev;
   {
     std::lock_guard lock(mutex_);
-    if (state_ != State::capturing || !capture_) return;
+    if (!current(generation) || state_ != State::capturing) return;
     const Triggers& t = config_.triggers;
     const uint64_t frames = capture_->frames_kept();
     const uint64_t bytes = capture_->bytes_kept();
@@ -786,21 +916,46 @@ void Provider::on_limit(capture::LimitKind kind) {
   deliver(std::move(ev));
 }
 
-void Provider::on_sink_error(const Error& error) {
+UpdateEvent Provider::stop_on_error(const std::string& why) {
+  UpdateEvent ev;
+  Statistics st;
+  std::string err = why;
+  do_stop(&st, &err);
+  ev.event = kEventNetworkStatus;
+  ev.action = kActionStopCapture;
+  ev.status = kStateVoid;
+  ev.frames_dropped = st.frames_dropped;
+  ev.statistics = std::move(st);
+  ev.error = why;
+  return ev;
+}
+
+void Provider::on_sink_error(uint64_t generation, const Error& error) {
   UpdateEvent ev;
   {
     std::lock_guard lock(mutex_);
-    if ((state_ != State::capturing && state_ != State::paused) || !capture_) return;
-    Statistics st;
-    std::string err = error.message;
-    do_stop(&st, &err);
-    last_error_ = error.message;
-    ev.event = kEventNetworkStatus;
-    ev.action = kActionStopCapture;
-    ev.status = kStateVoid;
-    ev.frames_dropped = st.frames_dropped;
-    ev.statistics = std::move(st);
-    ev.error = error.message;
+    if (!current(generation)) return;
+    ev = stop_on_error(error.message);
+  }
+  deliver(std::move(ev));
+}
+
+void Provider::on_queue_fault(uint64_t generation, uint32_t queue, int err) {
+  UpdateEvent ev;
+  {
+    std::lock_guard lock(mutex_);
+    if (!current(generation)) return;
+    const std::string& nic = connection_->nic.name;
+    const bool gone = static_cast<int>(::if_nametoindex(nic.c_str())) != connection_->nic.ifindex;
+    std::string why = gone ? "interface '" + nic + "' was removed during the capture"
+                           : "interface '" + nic + "' failed during the capture";
+    why += " (the AF_XDP socket of queue " + std::to_string(queue) + ": " +
+           std::strerror(err) + ")";
+    {
+      std::lock_guard fault_lock(fault_mutex_);
+      fault_ = why;
+    }
+    ev = stop_on_error(why);
   }
   deliver(std::move(ev));
 }
@@ -808,10 +963,19 @@ void Provider::on_sink_error(const Error& error) {
 std::error_code Provider::pause(Via via) {
   if (from_callback()) {
     if (auto ec = precheck(via, "Pause")) return ec;
-    boost::asio::post(io_, [this, via] { (void)pause(via); });
+    // Not mutex_: Stop may hold it while it joins this very poller.
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    boost::asio::post(io_, [this, via, gen] {
+      std::lock_guard l(mutex_);
+      if (current(gen)) (void)pause_locked(via);
+    });
     return {};
   }
   std::lock_guard lock(mutex_);
+  return pause_locked(via);
+}
+
+std::error_code Provider::pause_locked(Via via) {
   if (auto ec = check(via)) return fail(ec, "Pause refused");
   if (state_ == State::paused) return fail(nmerr::capture_paused, "the capture is already paused");
   if (state_ != State::capturing) return fail(nmerr::not_capturing, "no capture is running");
@@ -823,10 +987,19 @@ std::error_code Provider::pause(Via via) {
 std::error_code Provider::resume(Via via) {
   if (from_callback()) {
     if (auto ec = precheck(via, "Resume")) return ec;
-    boost::asio::post(io_, [this, via] { (void)resume(via); });
+    // Not mutex_: Stop may hold it while it joins this very poller.
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    boost::asio::post(io_, [this, via, gen] {
+      std::lock_guard l(mutex_);
+      if (current(gen)) (void)resume_locked(via);
+    });
     return {};
   }
   std::lock_guard lock(mutex_);
+  return resume_locked(via);
+}
+
+std::error_code Provider::resume_locked(Via via) {
   if (auto ec = check(via)) return fail(ec, "Resume refused");
   if (state_ != State::paused) return fail(nmerr::capture_not_paused, "the capture is not paused");
   // A pause trigger fires once: re-arm the limits without it.
@@ -840,9 +1013,17 @@ std::error_code Provider::stop(Via via, Statistics* statistics) {
   if (from_callback()) {
     // A frames callback runs on a poller that Stop must join: the stop happens on the control
     // thread right after; its totals come with Stop's own statistics later (IRTC: through
-    // GetTotalStatistics), so *statistics is left as it is.
+    // GetTotalStatistics), so *statistics is left as it is. Tied to this capture: it never
+    // stops a later one.
     if (auto ec = precheck(via, "Stop")) return ec;
-    boost::asio::post(io_, [this, via] { (void)stop(via, nullptr); });
+    // Not mutex_: Stop may hold it while it joins this very poller.
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    boost::asio::post(io_, [this, via, gen] {
+      std::lock_guard l(mutex_);
+      if (!current(gen) || check(via)) return;
+      std::string error;
+      do_stop(nullptr, &error);
+    });
     return {};
   }
   std::lock_guard lock(mutex_);
@@ -861,10 +1042,16 @@ void Provider::do_stop(Statistics* out, std::string* error) {
   update_timer_.cancel();
   duration_timer_.cancel();
   rotation_timer_.cancel();
+  bool faulted = false;
+  {
+    std::lock_guard fault_lock(fault_mutex_);
+    faulted = !fault_.empty();
+  }
   // Frames the program redirected before it saw the flag are still on their way into the
   // rings: wait until every one is received or counted lost, so file and statistics agree.
+  // Not for a NIC that is gone: nothing will arrive any more.
   const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
-  for (;;) {
+  while (!faulted) {
     auto now = sample_queues();
     uint64_t pending = 0;
     for (size_t i = 0; i < now.size(); ++i) pending += stats::in_flight(now[i], capture_->start_samples[i]);
@@ -881,9 +1068,7 @@ void Provider::do_stop(Statistics* out, std::string* error) {
     for (const QueueStatistics& q : st.queues)
       totals.push_back({q.frames_seen, q.dropped(), q.frames_redirected});
     Status closed = capture_->file_sink->finish(totals);
-    if (!closed && error) *error = closed.error().message;
-    last_file_ = capture_->file_sink->output().current_path();
-    last_files_ = capture_->file_sink->output().paths();
+    if (!closed && error && error->empty()) *error = closed.error().message;
   }
   if (error && !capture_->error.empty() && error->empty()) *error = capture_->error;
   last_statistics_ = st;
@@ -898,6 +1083,14 @@ std::error_code Provider::control_state(Via via, bool* running, bool* paused) co
   const State s = state_.load();
   *running = s == State::capturing || s == State::paused;
   *paused = s == State::paused;
+  return {};
+}
+
+std::error_code Provider::query_status(NetworkStatus* status) const {
+  if (!status) return fail(nmerr::invalid_parameter, "null NETWORKSTATUS pointer");
+  *status = this->status();
+  std::lock_guard fault_lock(fault_mutex_);
+  if (!fault_.empty()) return fail(nmerr::disconnected, fault_);
   return {};
 }
 
@@ -920,6 +1113,8 @@ std::error_code Provider::total_statistics(Via via, Statistics* statistics, bool
     *statistics = snapshot(false);
     if (clear) {
       capture_->start_samples = sample_queues();
+      if (auto o = connection_->program->read_counters(connection_->nic.rx_queues))
+        capture_->overflow_start = *o;
       capture_->nic_start = stats::read_nic_counters(connection_->nic.name);
       capture_->start_monotonic_ns = monotonic_ns();
     }
@@ -951,10 +1146,19 @@ std::error_code Provider::insert_special_frame(Via via, std::string_view text) {
   // outside the lock, so the callback may request Pause or Stop like any frames callback.
   Frame marker{reinterpret_cast<const uint8_t*>(text.data()), static_cast<uint32_t>(text.size()),
                static_cast<uint32_t>(text.size()), realtime_ns(), queue, kFrameSpecial};
-  if (callback) {
-    t_in_marker_callback = true;
+  if (!callback) return {};
+  struct MarkerScope {
+    CallbackScope owner;
+    explicit MarkerScope(const Provider* p) : owner(p) { t_in_marker_callback = true; }
+    ~MarkerScope() { t_in_marker_callback = false; }
+  } scope(this);
+  try {
     callback(std::span<const Frame>(&marker, 1));
-    t_in_marker_callback = false;
+  } catch (const std::exception& e) {
+    return fail(nmerr::invalid_parameter,
+                std::string("InsertSpecialFrame: the frames callback threw: ") + e.what());
+  } catch (...) {
+    return fail(nmerr::invalid_parameter, "InsertSpecialFrame: the frames callback threw");
   }
   return {};
 }

@@ -76,16 +76,27 @@ class Provider {
   // Capture agents on the local subnet. Stations are found by asking agents, which arrive
   // with the remote provider: until then the list is empty (not an error), in every state.
   std::vector<Station> query_stations() const;
+  // QueryStatus: the state, or NMERR_DISCONNECTED once the NIC went away under a capture (the
+  // capture was stopped with the reason; Disconnect clears it).
+  std::error_code query_status(NetworkStatus* status) const;
 
   Via connected_via() const;
+  // The sentence behind the last failed call this thread made on this provider.
   std::string last_error() const;
+  // Callable from any thread, callbacks included: it never waits for a call in progress.
   ConnectionInfo connection_info() const;
+  // True on a thread running one of this provider's callbacks (status, frames, marker): the
+  // provider must not be destroyed there (it would free what that thread still uses).
+  bool in_own_callback() const;
 
  private:
   struct Connection;
   struct Capture;
 
   std::error_code check(Via via) const;  // not connected / wrong interface
+  std::error_code pause_locked(Via via);
+  std::error_code resume_locked(Via via);
+  // Records `message` as this thread's last error on this provider; returns code.
   std::error_code fail(std::error_code code, std::string message) const;
   // The code Pause/Resume/Stop would answer now, read without the lock.
   std::error_code precheck(Via via, const char* call) const;
@@ -98,8 +109,18 @@ class Provider {
   void do_stop(Statistics* statistics, std::string* error);
   Statistics snapshot(bool final) const;
   void arm_sink_limits();
-  void on_limit(capture::LimitKind kind);
-  void on_sink_error(const Error& error);
+  // Deferred actions carry the generation of the capture they belong to: one that comes after
+  // that capture ended (Stop, then Start again) is dropped instead of acting on the next.
+  bool current(uint64_t generation) const;
+  void on_limit(uint64_t generation, capture::LimitKind kind);
+  void on_sink_error(uint64_t generation, const Error& error);
+  void on_queue_fault(uint64_t generation, uint32_t queue, int err);
+  // Stops the capture because of `why` (a write error, a lost NIC) and tells the status
+  // callback; mutex_ held by the caller, the event delivered after it is released.
+  UpdateEvent stop_on_error(const std::string& why);
+  void set_info_files(const std::string& first, const std::string& file_io);
+  // Copies what connection_ is into info_ (mutex_ held).
+  void refresh_connection_info();
   void schedule_update();
   void deliver(UpdateEvent event);
   Result<std::string> next_file_path();
@@ -117,16 +138,22 @@ class Provider {
   std::atomic<State> state_{State::disconnected};
   std::atomic<Via> via_{Via::none};
   std::atomic<bool> trigger_pending_{false};
-  mutable std::mutex error_mutex_;  // last_error_ only; taken after mutex_, never before
+  const uint64_t id_;  // tells this provider's errors from others' in a thread's record
+  // Of the current (or last) capture: changed under mutex_, read by callbacks without it.
+  std::atomic<uint64_t> generation_{0};
   CaptureConfig config_;
   StatusCallback status_cb_;
   FramesCallback frames_cb_;
   void* user_context_ = nullptr;
-  mutable std::string last_error_;
-  std::string last_file_;
-  std::vector<std::string> last_files_;
-  std::string last_file_io_;
   uint32_t file_sequence_ = 0;
+  // Why the connection is unusable (its NIC was removed); empty while it works. Under mutex_
+  // and fault_mutex_ to write, either to read (QueryStatus takes only the second).
+  mutable std::mutex fault_mutex_;
+  std::string fault_;
+  // What connection_info() answers, kept apart so callbacks can read it while a call holds
+  // mutex_ (Stop joins the pollers with mutex_ held). A leaf lock: nothing is taken under it.
+  mutable std::mutex info_mutex_;
+  ConnectionInfo info_;
   std::unique_ptr<Connection> connection_;
   std::unique_ptr<Capture> capture_;
   std::optional<Statistics> last_statistics_;
@@ -140,6 +167,7 @@ class Provider {
   boost::asio::steady_timer duration_timer_;
   boost::asio::system_timer rotation_timer_;  // wall clock: -G periods are on the clock
   std::thread control_thread_;
+  std::thread::id control_thread_id_;
 };
 
 }  // namespace xesp::npp

@@ -46,18 +46,21 @@ struct BlockHead {
   uint32_t length = 0;
   bool is_epb = false;
   uint64_t timestamp_ns = 0;
+  uint32_t original_len = 0;
 };
 
 bool read_head(PieceReader& r, uint64_t offset, BlockHead& h) {
-  uint32_t words[5];
+  // type, length, interface, timestamp high, low, captured length, original length
+  uint32_t words[7];
   if (!r.read(offset, words, 8)) return false;
   h.type = words[0];
   h.length = words[1];
   if (h.length < 12 || h.length % 4 != 0) return false;
-  h.is_epb = h.type == pcapng::kBlockEnhancedPacket;
+  h.is_epb = h.type == pcapng::kBlockEnhancedPacket && h.length >= pcapng::kEpbFixedSize;
   if (h.is_epb) {
-    if (!r.read(offset + 8, words + 2, 12)) return false;
+    if (!r.read(offset + 8, words + 2, 20)) return false;
     h.timestamp_ns = (uint64_t{words[3]} << 32) | words[4];
+    h.original_len = words[6];
   }
   return true;
 }
@@ -83,6 +86,7 @@ BlockPrefix block_prefix(std::span<const iovec> pieces, uint64_t max_bytes, uint
     if (h.is_epb) {
       if (out.frames == 0) out.first_timestamp_ns = h.timestamp_ns;
       ++out.frames;
+      out.wire_bytes += h.original_len;
     }
     offset += h.length;
   }
@@ -97,6 +101,7 @@ BlockPrefix first_block(std::span<const iovec> pieces) {
   if (!read_head(reader, 0, h) || h.length > total_length(pieces)) return out;
   out.bytes = h.length;
   out.frames = h.is_epb ? 1 : 0;
+  out.wire_bytes = h.original_len;
   out.first_timestamp_ns = h.timestamp_ns;
   return out;
 }

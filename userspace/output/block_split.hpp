@@ -14,6 +14,7 @@ namespace xesp::output {
 struct BlockPrefix {
   uint64_t bytes = 0;   // length of the whole blocks taken
   uint64_t frames = 0;  // Enhanced Packet Blocks among them
+  uint64_t wire_bytes = 0;  // their original lengths, summed
   uint64_t first_timestamp_ns = 0;  // of the first EPB (0 when the run has none)
 };
 

@@ -17,6 +17,13 @@ namespace {
 // of framing to input that does not compress).
 constexpr uint64_t kUnitOverheadBytes = 128;
 
+void add_cut(std::vector<WriteTally>& into, const std::vector<WriteTally>& cut) {
+  for (std::size_t i = 0; i < cut.size() && i < into.size(); ++i) {
+    into[i].frames += cut[i].frames;
+    into[i].wire_bytes += cut[i].wire_bytes;
+  }
+}
+
 }  // namespace
 
 uint64_t period_start(uint64_t ns, uint32_t seconds) {
@@ -72,7 +79,8 @@ Result<std::unique_ptr<CaptureOutput>> CaptureOutput::open(OutputConfig config,
     return Error::nm(nmerr::invalid_parameter,
                      "standard output cannot rotate or watch free space: name a file");
   }
-  out->cut_.assign(c.interfaces.size(), 0);
+  out->cut_.resize(c.interfaces.size());
+  for (uint32_t i = 0; i < out->cut_.size(); ++i) out->cut_[i].interface_id = i;
   // A compressed unit can be a little larger than its input (frame header, checksum).
   out->closing_bytes_ = c.interfaces.size() * PcapngWriter::max_statistics_block_size() +
                         (c.make_transform ? kUnitOverheadBytes : 0);
@@ -230,8 +238,7 @@ Status CaptureOutput::close_file_locked(File& f, const std::vector<QueueTotals>&
     isb.usr_deliv = f.frames_per_interface[i];
     isbs.push_back(isb);
   }
-  const std::vector<uint64_t> cut = f.writer.frames_cut();
-  for (std::size_t i = 0; i < cut.size() && i < cut_.size(); ++i) cut_[i] += cut[i];
+  add_cut(cut_, f.writer.frames_cut());
   Status st = f.writer.close(isbs);
   if (dir_) closed_files_.push_back({f.name, f.dev, f.ino, false});
   if (!st) return fail_locked(std::move(st).error());
@@ -251,94 +258,109 @@ Status CaptureOutput::rotate_locked(std::unique_lock<std::mutex>& lock) {
 }
 
 Status CaptureOutput::write(uint32_t interface_id, std::span<iovec> pieces, uint64_t frames,
-                            ChunkTransform* transform, uint64_t* unwritten) {
+                            uint64_t wire_bytes, ChunkTransform* transform, Unwritten* unwritten) {
   thread_local std::vector<iovec> head;
-  uint64_t done = 0;  // frames that reached a file
+  Unwritten done;  // what reached a file
   auto result = [&](Status st) {
-    if (unwritten) *unwritten = st ? 0 : frames - std::min(done, frames);
+    if (unwritten) {
+      *unwritten = {};
+      if (!st) {
+        unwritten->frames = frames - std::min(done.frames, frames);
+        unwritten->wire_bytes = wire_bytes - std::min(done.wire_bytes, wire_bytes);
+      }
+    }
     return st;
   };
   const uint64_t max_bytes = config_.rotation.max_bytes;
+  // Without rotation a chunk is never cut: no need to walk its blocks.
+  const bool may_cut = config_.rotation.rotating() || forced_cut_.load(std::memory_order_relaxed);
   while (!pieces.empty()) {
     std::unique_lock lock(mutex_);
     wait_idle_locked(lock);
     if (failed_) return result(*failed_);
     if (closed_) return result(Error::nm(nmerr::not_capturing, "the capture output is closed"));
-    const BlockPrefix first = first_block(pieces);
-    if (first.bytes == 0)
-      return result(fail_locked(Error::nm(nmerr::invalid_parameter,
-                                          "capture output: a chunk that is not whole pcapng blocks")));
-    if (!current_) {
-      if (auto st = open_file_locked(first.first_timestamp_ns); !st) return result(st);
+    BlockPrefix part;
+    if (!may_cut) {
+      if (!current_) {
+        if (auto st = open_file_locked(0); !st) return result(st);
+      }
+      part = {total_length(pieces), frames - done.frames, wire_bytes - done.wire_bytes, 0};
+    } else {
+      const BlockPrefix first = first_block(pieces);
+      if (first.bytes == 0)
+        return result(fail_locked(
+            Error::nm(nmerr::invalid_parameter,
+                      "capture output: a chunk that is not whole pcapng blocks")));
+      if (!current_) {
+        if (auto st = open_file_locked(first.first_timestamp_ns); !st) return result(st);
+      }
+      File* f = current_.get();
+      const uint64_t room = transform || !max_bytes
+                                ? UINT64_MAX
+                                : (max_bytes > f->reserved ? max_bytes - f->reserved : 0);
+      part = block_prefix(pieces, room, f->period_end_ns);
+      if (part.bytes == 0) {
+        const bool later_period = first.frames && first.first_timestamp_ns >= f->period_end_ns;
+        if (f->frames != 0) {
+          if (auto st = rotate_locked(lock); !st) return result(st);
+          continue;
+        }
+        if (later_period) {
+          // Nothing in this file yet: it simply becomes the file of the later period.
+          const uint32_t secs = config_.rotation.seconds;
+          f->period_end_ns = secs ? period_start(first.first_timestamp_ns, secs) +
+                                        uint64_t{secs} * 1'000'000'000ULL
+                                  : UINT64_MAX;
+          continue;
+        }
+        part = first;  // one block larger than a whole file: it goes alone into an empty one
+      }
     }
     File* f = current_.get();
-    const uint64_t room =
-        transform || !max_bytes ? UINT64_MAX : (max_bytes > f->reserved ? max_bytes - f->reserved : 0);
-    BlockPrefix part = block_prefix(pieces, room, f->period_end_ns);
-    if (part.bytes == 0) {
-      const bool later_period = first.frames && first.first_timestamp_ns >= f->period_end_ns;
-      if (f->frames != 0) {
-        if (auto st = rotate_locked(lock); !st) return result(st);
-        continue;
-      }
-      if (later_period) {
-        // Nothing in this file yet: it simply becomes the file of the later period.
-        const uint32_t secs = config_.rotation.seconds;
-        f->period_end_ns = secs ? period_start(first.first_timestamp_ns, secs) +
-                                      uint64_t{secs} * 1'000'000'000ULL
-                                : UINT64_MAX;
-        continue;
-      }
-      part = first;  // one block larger than a whole file: it goes alone into an empty one
-    }
 
+    std::span<const std::byte> bytes;
+    iovec packed_piece{};
     if (!transform) {
       if (auto st = ensure_room_locked(part.bytes); !st) return result(st);
-      f->reserved += part.bytes;
-      f->frames += part.frames;
-      f->frames_per_interface[interface_id] += part.frames;
-      ++f->in_flight;
+    } else {
+      // Compressed: the part is cut by time above; its size is known once compressed, outside
+      // the lock, and decides then whether it still fits the file.
       lock.unlock();
       std::span<iovec> rest = split_pieces(pieces, part.bytes, head);
-      Status st = f->writer.write_vectored(head, {interface_id, part.frames});
+      auto packed = transform->apply(head);
       lock.lock();
-      if (--f->in_flight == 0) idle_.notify_all();
-      if (!st) {
-        f->frames -= part.frames;
-        f->frames_per_interface[interface_id] -= part.frames;
-        return result(fail_locked(std::move(st).error()));
+      wait_idle_locked(lock);
+      if (!packed) return result(fail_locked(std::move(packed).error()));
+      if (failed_) return result(*failed_);
+      if (!current_) {
+        if (auto st = open_file_locked(part.first_timestamp_ns); !st) return result(st);
       }
-      done += part.frames;
-      pieces = rest;
-      continue;
-    }
-
-    // Compressed: the part is cut by time above; its size is known once compressed, outside
-    // the lock, and decides then whether it still fits the file.
-    lock.unlock();
-    std::span<iovec> rest = split_pieces(pieces, part.bytes, head);
-    auto packed = transform->apply(head);
-    lock.lock();
-    wait_idle_locked(lock);
-    if (!packed) return result(fail_locked(std::move(packed).error()));
-    if (failed_) return result(*failed_);
-    if (!current_) {
-      if (auto st = open_file_locked(part.first_timestamp_ns); !st) return result(st);
-    }
-    f = current_.get();
-    if (max_bytes && f->frames != 0 && f->reserved + packed->size() > max_bytes) {
-      if (auto st = rotate_locked(lock); !st) return result(st);
-      if (auto st = open_file_locked(part.first_timestamp_ns); !st) return result(st);
       f = current_.get();
+      if (max_bytes && f->frames != 0 && f->reserved + packed->size() > max_bytes) {
+        if (auto st = rotate_locked(lock); !st) return result(st);
+        if (auto st = open_file_locked(part.first_timestamp_ns); !st) return result(st);
+        f = current_.get();
+      }
+      if (auto st = ensure_room_locked(packed->size()); !st) return result(st);
+      packed_piece = {const_cast<std::byte*>(packed->data()), packed->size()};
+      bytes = *packed;
+      pieces = rest;
     }
-    if (auto st = ensure_room_locked(packed->size()); !st) return result(st);
-    f->reserved += packed->size();
+    const uint64_t size = transform ? bytes.size() : part.bytes;
+    f->reserved += size;
     f->frames += part.frames;
     f->frames_per_interface[interface_id] += part.frames;
     ++f->in_flight;
     lock.unlock();
-    iovec piece{const_cast<std::byte*>(packed->data()), packed->size()};
-    Status st = f->writer.write_vectored(std::span<iovec>(&piece, 1), {interface_id, part.frames});
+    const WriteTally tally{interface_id, part.frames, part.wire_bytes};
+    Status st;
+    if (transform) {
+      st = f->writer.write_vectored(std::span<iovec>(&packed_piece, 1), tally);
+    } else {
+      std::span<iovec> rest = split_pieces(pieces, part.bytes, head);
+      st = f->writer.write_vectored(head, tally);
+      pieces = rest;
+    }
     lock.lock();
     if (--f->in_flight == 0) idle_.notify_all();
     if (!st) {
@@ -346,8 +368,8 @@ Status CaptureOutput::write(uint32_t interface_id, std::span<iovec> pieces, uint
       f->frames_per_interface[interface_id] -= part.frames;
       return result(fail_locked(std::move(st).error()));
     }
-    done += part.frames;
-    pieces = rest;
+    done.frames += part.frames;
+    done.wire_bytes += part.wire_bytes;
   }
   return result({});
 }
@@ -372,6 +394,7 @@ bool CaptureOutput::rotate(uint64_t now_ns) {
   std::unique_lock lock(mutex_);
   wait_idle_locked(lock);
   if (failed_ || closed_ || !current_ || current_->frames == 0) return false;
+  forced_cut_.store(true, std::memory_order_relaxed);
   next_name_floor_ns_ = now_ns;
   current_->period_end_ns = std::min(current_->period_end_ns, now_ns);
   return true;
@@ -389,13 +412,10 @@ uint64_t CaptureOutput::tick(uint64_t now_ns) {
   return period_start(now_ns, secs) + uint64_t{secs} * 1'000'000'000ULL;
 }
 
-std::vector<uint64_t> CaptureOutput::frames_cut() const {
+std::vector<WriteTally> CaptureOutput::frames_cut() const {
   std::lock_guard lock(mutex_);
-  std::vector<uint64_t> cut = cut_;
-  if (current_) {
-    const std::vector<uint64_t> c = current_->writer.frames_cut();
-    for (std::size_t i = 0; i < c.size() && i < cut.size(); ++i) cut[i] += c[i];
-  }
+  std::vector<WriteTally> cut = cut_;
+  if (current_) add_cut(cut, current_->writer.frames_cut());
   return cut;
 }
 

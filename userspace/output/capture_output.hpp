@@ -12,6 +12,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -59,6 +60,12 @@ struct OutputConfig {
   std::function<Result<std::unique_ptr<ChunkTransform>>()> make_transform{};
 };
 
+// What a write could not put into a file.
+struct Unwritten {
+  uint64_t frames = 0;
+  uint64_t wire_bytes = 0;
+};
+
 class CaptureOutput {
  public:
   // Cumulative counters per interface now (called under the output's lock, from a poller or
@@ -75,12 +82,13 @@ class CaptureOutput {
   CaptureOutput(const CaptureOutput&) = delete;
   CaptureOutput& operator=(const CaptureOutput&) = delete;
 
-  // Whole blocks of one interface (iovecs are scratch: cut and advanced in place). With a
-  // transform (the caller's own, one per thread), each file's part is transformed outside the
-  // lock. *unwritten receives how many of `frames` did not reach a file (0 on success). After a
-  // failure every later write fails with the first error.
+  // Whole blocks of one interface (iovecs are scratch: cut and advanced in place) holding
+  // `frames` frames of `wire_bytes` original bytes. With a transform (the caller's own, one per
+  // thread), each file's part is transformed outside the lock. *unwritten receives what did not
+  // reach a file (nothing on success). After a failure every later write fails with the first
+  // error.
   [[nodiscard]] Status write(uint32_t interface_id, std::span<iovec> pieces, uint64_t frames,
-                             ChunkTransform* transform, uint64_t* unwritten);
+                             uint64_t wire_bytes, ChunkTransform* transform, Unwritten* unwritten);
 
   // A comment marker in the current file (opening one if a rotation left none).
   [[nodiscard]] Status write_comment(uint32_t interface_id, uint64_t timestamp_ns,
@@ -96,7 +104,7 @@ class CaptureOutput {
 
   // Frames, per interface, that writes reported done but a failed mapped file cut off (see
   // PcapngWriter::frames_cut); for when no write runs any more.
-  std::vector<uint64_t> frames_cut() const;
+  std::vector<WriteTally> frames_cut() const;
 
   // Closes the current file with the final counters. Later writes fail.
   [[nodiscard]] Status close(const std::vector<QueueTotals>& final_totals);
@@ -150,7 +158,8 @@ class CaptureOutput {
   std::set<std::string> used_names_;
   std::deque<Closed> closed_files_;
   std::vector<std::string> paths_;
-  std::vector<uint64_t> cut_;  // frames_cut of closed files
+  std::vector<WriteTally> cut_;  // frames_cut of closed files
+  std::atomic<bool> forced_cut_{false};  // rotate() was asked: chunks must be walked from now
   std::string last_path_;
 };
 

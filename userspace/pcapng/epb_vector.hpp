@@ -38,12 +38,15 @@ class EpbVector {
   std::size_t arena_used() const noexcept { return used_; }
   std::size_t bytes() const noexcept { return bytes_; }
   uint64_t frames() const noexcept { return frames_; }
+  // Original (wire) lengths of the frames added, summed.
+  uint64_t wire_bytes() const noexcept { return wire_bytes_; }
   uint32_t interface_id() const noexcept { return interface_id_; }
   void clear() noexcept {
     used_ = 0;
     iov_count_ = 0;
     bytes_ = 0;
     frames_ = 0;
+    wire_bytes_ = 0;
     external_ = false;
   }
 
@@ -59,6 +62,7 @@ class EpbVector {
   std::size_t iov_count_ = 0;
   std::size_t bytes_ = 0;
   uint64_t frames_ = 0;
+  uint64_t wire_bytes_ = 0;
   uint32_t interface_id_ = 0;
   bool external_ = false;
 };
@@ -114,6 +118,7 @@ inline bool EpbVector::add(uint64_t timestamp_ns, const uint8_t* data, uint32_t 
   }
   bytes_ += total;
   ++frames_;
+  wire_bytes_ += original_len;
   return true;
 }
 

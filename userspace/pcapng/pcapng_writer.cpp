@@ -4,6 +4,9 @@
 #include <algorithm>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -198,11 +201,48 @@ std::byte* map_output(int fd, bool regular, FileIo io, uint64_t* span) {
       ::munmap(p, s);
       return nullptr;
     }
+    // A host that forks must not hand the child a view of the capture file.
+    (void)::madvise(p, s, MADV_DONTFORK);
     *span = s;
     return static_cast<std::byte*>(p);
   }
   return nullptr;
 }
+
+// Blocks SIGPIPE on this thread while it lives (when asked); a SIGPIPE that a write raised in
+// the meantime is taken off the thread before the mask comes back, so it is never delivered.
+class SigpipeGuard {
+ public:
+  explicit SigpipeGuard(bool active) : active_(active) {
+    if (!active_) return;
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!active_) return;
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    if (!was_pending_) {
+      const timespec zero{0, 0};
+      while (sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  bool active_;
+  bool was_pending_ = false;
+  sigset_t old_{};
+};
 
 Error not_open(const std::string& output_name) {
   return Error::nm(
@@ -272,6 +312,13 @@ Result<PcapngWriter> PcapngWriter::adopt(UniqueFd fd, std::string output_name,
   state->transform = std::move(transform);
   struct stat st {};
   state->regular = ::fstat(state->fd.get(), &st) == 0 && S_ISREG(st.st_mode);
+  if (state->regular) {
+    const int flags = ::fcntl(state->fd.get(), F_GETFL);
+    const off_t pos = ::lseek(state->fd.get(), 0, SEEK_CUR);
+    state->base_offset = flags >= 0 && (flags & O_APPEND) ? static_cast<uint64_t>(st.st_size)
+                         : pos > 0                        ? static_cast<uint64_t>(pos)
+                                                          : 0;
+  }
   state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
   state->mapped = state->map != nullptr;
 
@@ -397,17 +444,26 @@ Status PcapngWriter::write_vectored_locked(std::span<iovec> pieces) {
   // Records the first error; a regular file is cut back to where this write began.
   auto fail = [&](int err) {
     state_->failed = Error::sys(err, state_->output_name);
-    if (state_->regular && ::ftruncate(state_->fd.get(), static_cast<off_t>(start)) == 0) {
+    const auto cut = static_cast<off_t>(state_->base_offset + start);
+    if (state_->regular && ::ftruncate(state_->fd.get(), cut) == 0) {
       state_->bytes_written.store(start, std::memory_order_relaxed);
-      (void)::lseek(state_->fd.get(), static_cast<off_t>(start), SEEK_SET);
+      (void)::lseek(state_->fd.get(), cut, SEEK_SET);
     }
     return *state_->failed;
   };
+  // A pipe whose reader left raises SIGPIPE, which kills a host that does not ignore it: it
+  // is held back on this thread for the write, and taken if it came, so EPIPE is an error.
+  const SigpipeGuard sigpipe(!state_->regular);
   while (count > 0) {
     const int chunk = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
     const ssize_t n = ::writev(state_->fd.get(), iov, chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN && !state_->regular) {
+        // Standard output set O_NONBLOCK by whoever owns it: wait until it takes more.
+        pollfd pfd{state_->fd.get(), POLLOUT, 0};
+        if (::poll(&pfd, 1, -1) >= 0 || errno == EINTR) continue;
+      }
       return fail(errno);
     }
     if (n == 0) {
@@ -499,13 +555,16 @@ void PcapngWriter::stored_locked(uint64_t offset, const Status& st) {
   if (--s.copying == 0) s.copied.notify_all();
 }
 
-std::vector<uint64_t> PcapngWriter::frames_cut() const {
+std::vector<WriteTally> PcapngWriter::frames_cut() const {
   if (!state_) return {};
   std::lock_guard lock(state_->mutex);
-  std::vector<uint64_t> cut(state_->interfaces.size(), 0);
+  std::vector<WriteTally> cut(state_->interfaces.size());
+  for (uint32_t i = 0; i < cut.size(); ++i) cut[i].interface_id = i;
   for (const State::Range& r : state_->ranges) {
-    if (r.offset > state_->hole && r.done && r.ok && r.tally.interface_id < cut.size())
-      cut[r.tally.interface_id] += r.tally.frames;
+    if (r.offset > state_->hole && r.done && r.ok && r.tally.interface_id < cut.size()) {
+      cut[r.tally.interface_id].frames += r.tally.frames;
+      cut[r.tally.interface_id].wire_bytes += r.tally.wire_bytes;
+    }
   }
   return cut;
 }

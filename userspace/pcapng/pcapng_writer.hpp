@@ -82,6 +82,7 @@ const char* to_string(FileIo io) noexcept;
 struct WriteTally {
   uint32_t interface_id = 0;
   uint64_t frames = 0;
+  uint64_t wire_bytes = 0;  // the frames' original lengths, summed
 };
 
 class PcapngWriter {
@@ -132,11 +133,11 @@ class PcapngWriter {
   // began, so it ends on a block boundary and none of the failed write's frames is in it.
   [[nodiscard]] Status write_vectored(std::span<iovec> pieces, WriteTally tally = {});
 
-  // Mapped files only: frames, per interface, of writes that succeeded but lie after one that
-  // failed. close() cuts the file where the failed write began, so they are not in it either.
-  // Meant for when no write is running any more (the pollers have stopped); all zero without a
-  // failure and for writev.
-  std::vector<uint64_t> frames_cut() const;
+  // Mapped files only: frames (and their wire bytes), per interface (index = interface id), of
+  // writes that succeeded but lie after one that failed. close() cuts the file where the failed
+  // write began, so they are not in it either. Meant for when no write is running any more (the
+  // pollers have stopped); all zero without a failure and for writev.
+  std::vector<WriteTally> frames_cut() const;
 
   // A marker in the packet stream: an EPB with no packet data whose opt_comment carries the text
   // (Wireshark shows it as the frame's comment, and flags the empty Ethernet frame "Malformed";
@@ -173,6 +174,10 @@ class PcapngWriter {
     std::optional<Error> failed;  // the first write error; sticky
     bool closed = false;
     bool regular = false;  // a regular file: a failed write is cut off
+    // Where our bytes start in a regular file we did not create (standard output redirected
+    // with `>> old.pcapng`): a failed write is cut back to base + bytes_written, never into
+    // what the file held before.
+    uint64_t base_offset = 0;
     uint64_t header_size = 0;
     std::unique_ptr<ChunkTransform> transform;  // for the writer's own blocks; under mutex
     // FileIo::map only (map != nullptr). The mapping spans map_span bytes of address space from

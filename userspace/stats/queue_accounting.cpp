@@ -24,7 +24,8 @@ QueueStatistics account_queue(uint32_t queue, const QueueSample& now, const Queu
   // Frames the sink kept but could not write are a drop, not written.
   q.dropped_write_error = delta(now.unwritten, start.unwritten);
   q.frames_written = delta(now.written - start.written, q.dropped_write_error);
-  q.bytes_written = now.written_bytes - start.written_bytes;
+  q.bytes_written = delta(now.written_bytes - start.written_bytes,
+                         delta(now.unwritten_bytes, start.unwritten_bytes));
   q.frames_after_stop = now.after_stop - start.after_stop;
   q.frames_paused = prog.paused_frames;
   q.frames_no_metadata = now.no_metadata - start.no_metadata;

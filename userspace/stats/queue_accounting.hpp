@@ -19,6 +19,7 @@ struct QueueSample {
   uint64_t written_bytes = 0;
   uint64_t after_stop = 0;    // poller: frames the sink refused
   uint64_t unwritten = 0;     // sink: kept, but the file could not take them (PcapngSink)
+  uint64_t unwritten_bytes = 0;  // their wire bytes
   uint64_t no_metadata = 0;
 };
 

@@ -109,9 +109,18 @@ Status XdpProgram::clear_socket(uint32_t queue) {
 void XdpProgram::set_control(bool active, bool paused) {
   // The .bss page is shared with the program; atomic_ref orders the two stores and keeps the
   // compiler from caching or merging them. The program sees each store on its next frame.
+  // Ending a capture clears `active` first: cleared the other way round, Stop from Paused would
+  // let a frame see (active, not paused) in between and be redirected.
   auto& ctl = skel_->bss->control;
-  std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl.paused)).store(paused ? 1 : 0);
-  std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl.active)).store(active ? 1 : 0);
+  std::atomic_ref<uint32_t> a(const_cast<uint32_t&>(ctl.active));
+  std::atomic_ref<uint32_t> p(const_cast<uint32_t&>(ctl.paused));
+  if (!active) {
+    a.store(0);
+    p.store(paused ? 1 : 0);
+  } else {
+    p.store(paused ? 1 : 0);
+    a.store(1);
+  }
 }
 
 void XdpProgram::set_no_meta(bool no_meta) {
