@@ -4,6 +4,7 @@
 #include "cli/capture_command.hpp"
 #include "cli/interfaces_command.hpp"
 #include "cli/output.hpp"
+#include "cli/repair_command.hpp"
 
 int main(int argc, char** argv) {
   using xesp::cli::CaptureOptions;
@@ -80,6 +81,18 @@ int main(int argc, char** argv) {
       "interfaces", "List NICs with their RX queues, driver and the XDP modes that work");
   interfaces->add_flag("--json", json, "print the list as JSON");
 
+  xesp::cli::RepairOptions repair_options;
+  auto* repair = app.add_subcommand(
+      "repair",
+      "Cut a pcapng file after its last whole block, so that a capture that was killed (and left "
+      "a torn block or the zeros of its growth at the end) opens again; says how many frames it "
+      "kept. A whole file is left untouched.");
+  repair->add_option("FILE", repair_options.file, "pcapng file; nothing may write to it")
+      ->required();
+  repair->add_flag("-n,--dry-run", repair_options.dry_run, "only say what would be cut");
+  repair->add_option("-o,--output", repair_options.output,
+                     "write the repaired file to OUT and leave FILE as it is");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -88,5 +101,6 @@ int main(int argc, char** argv) {
   }
   if (*capture) return xesp::cli::run_capture(o);
   if (*interfaces) return xesp::cli::run_interfaces(json);
+  if (*repair) return xesp::cli::run_repair(repair_options);
   return 0;
 }

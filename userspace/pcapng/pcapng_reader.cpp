@@ -34,7 +34,6 @@ class Parser {
 
   Result<PcapngFile> run() {
     std::size_t off = 0;
-    bool have_shb = false;
     while (off < bytes_.size()) {
       const std::size_t left = bytes_.size() - off;
       if (left < pcapng::kBlockMinSize) {
@@ -43,8 +42,8 @@ class Parser {
       }
       const uint32_t raw_type = raw_u32(off);
       if (raw_type == pcapng::kBlockSectionHeader) {
-        // The SHB type is a byte-order palindrome; its magic tells how to read everything after.
-        if (have_shb) return bad(off, "second section header block: only one section is supported");
+        // The SHB type is a byte-order palindrome; its magic tells how to read everything after,
+        // up to the next SHB (each section has its own byte order).
         const uint32_t magic = raw_u32(off + 8);
         if (magic == pcapng::kByteOrderMagic) {
           swapped_ = false;
@@ -53,7 +52,7 @@ class Parser {
         } else {
           return bad(off, "bad byte-order magic " + hex32(magic));
         }
-      } else if (!have_shb) {
+      } else if (file_.sections.empty()) {
         return bad(off, "not pcapng: first block has type " + hex32(raw_type) +
                             ", not a section header block");
       }
@@ -80,7 +79,6 @@ class Parser {
       switch (type) {
         case pcapng::kBlockSectionHeader:
           s = parse_shb(off, body, body_size);
-          have_shb = true;
           break;
         case pcapng::kBlockInterfaceDescription:
           s = parse_idb(off, body, body_size);
@@ -101,7 +99,8 @@ class Parser {
       if (!s) return std::move(s).error();
       off += total;
     }
-    if (!have_shb) return bad(0, "empty: no section header block");
+    if (file_.sections.empty()) return bad(0, "empty: no section header block");
+    file_.shb = file_.sections.front();
     return std::move(file_);
   }
 
@@ -186,7 +185,9 @@ class Parser {
 
   Status parse_shb(std::size_t off, std::size_t body, std::size_t body_size) {
     if (auto s = check_body(off, body_size, 16, "section header block"); !s) return s;
-    PcapngSection& shb = file_.shb;
+    PcapngSection shb;
+    shb.block_offset = off;
+    shb.first_interface = static_cast<uint32_t>(file_.interfaces.size());
     shb.swapped = swapped_;
     shb.major_version = u16(body + 4);
     shb.minor_version = u16(body + 6);
@@ -216,12 +217,14 @@ class Parser {
       }
     }
     shb.options = std::move(options).value();
+    file_.sections.push_back(std::move(shb));
     return {};
   }
 
   Status parse_idb(std::size_t off, std::size_t body, std::size_t body_size) {
     if (auto s = check_body(off, body_size, 8, "interface description block"); !s) return s;
     PcapngInterface itf;
+    itf.section = section_index();
     itf.link_type = u16(body);
     itf.snap_len = u32(body + 4);
     auto options = parse_options(body + 8, body + body_size);
@@ -264,13 +267,20 @@ class Parser {
     }
     itf.options = std::move(options).value();
     file_.interfaces.push_back(std::move(itf));
+    ++file_.sections.back().interface_count;
     return {};
   }
 
-  Result<const PcapngInterface*> interface_at(std::size_t off, uint32_t id) const {
-    if (id < file_.interfaces.size()) return &file_.interfaces[id];
-    return bad(off, "interface id " + std::to_string(id) + " but only " +
-                        std::to_string(file_.interfaces.size()) + " interface(s) described so far");
+  // Blocks before the first SHB are refused in run(), so there is always a current section.
+  uint32_t section_index() const { return static_cast<uint32_t>(file_.sections.size() - 1); }
+
+  // The index in file_.interfaces of interface `id` of the current section.
+  Result<uint32_t> interface_index(std::size_t off, uint32_t id) const {
+    const PcapngSection& section = file_.sections.back();
+    if (id < section.interface_count) return section.first_interface + id;
+    return bad(off, "interface id " + std::to_string(id) + " but section " +
+                        std::to_string(section_index()) + " has only " +
+                        std::to_string(section.interface_count) + " interface(s) described so far");
   }
 
   uint64_t to_ns(const PcapngInterface& itf, uint64_t ticks) const {
@@ -283,11 +293,13 @@ class Parser {
     PcapngPacket pkt;
     pkt.block_type = pcapng::kBlockEnhancedPacket;
     pkt.block_offset = off;
+    pkt.section = section_index();
     pkt.interface_id = u32(body);
-    auto itf = interface_at(off, pkt.interface_id);
-    if (!itf) return std::move(itf).error();
+    auto index = interface_index(off, pkt.interface_id);
+    if (!index) return std::move(index).error();
+    pkt.interface_index = index.value();
     pkt.timestamp_raw = timestamp(body + 4);
-    pkt.timestamp_ns = to_ns(*itf.value(), pkt.timestamp_raw);
+    pkt.timestamp_ns = to_ns(file_.interfaces[pkt.interface_index], pkt.timestamp_raw);
     pkt.captured_len = u32(body + 12);
     pkt.original_len = u32(body + 16);
     const std::size_t data = body + 20;
@@ -309,17 +321,20 @@ class Parser {
 
   Status parse_spb(std::size_t off, std::size_t body, std::size_t body_size) {
     if (auto s = check_body(off, body_size, 4, "simple packet block"); !s) return s;
-    auto itf = interface_at(off, 0);
-    if (!itf) return std::move(itf).error();
+    // An SPB belongs to the section's first interface.
+    auto index = interface_index(off, 0);
+    if (!index) return std::move(index).error();
+    const PcapngInterface& itf = file_.interfaces[index.value()];
     PcapngPacket pkt;
     pkt.block_type = pcapng::kBlockSimplePacket;
     pkt.block_offset = off;
+    pkt.section = section_index();
+    pkt.interface_index = index.value();
     pkt.original_len = u32(body);
     // An SPB has no captured length: it is the original length cut to the snap length (0 means
     // no limit) and to what the block holds.
     std::size_t captured = std::min<std::size_t>(pkt.original_len, body_size - 4);
-    if (itf.value()->snap_len != 0)
-      captured = std::min<std::size_t>(captured, itf.value()->snap_len);
+    if (itf.snap_len != 0) captured = std::min<std::size_t>(captured, itf.snap_len);
     pkt.captured_len = static_cast<uint32_t>(captured);
     const auto* p = reinterpret_cast<const uint8_t*>(bytes_.data() + body + 4);
     pkt.data.assign(p, p + captured);
@@ -330,10 +345,13 @@ class Parser {
   Status parse_isb(std::size_t off, std::size_t body, std::size_t body_size) {
     if (auto s = check_body(off, body_size, 12, "interface statistics block"); !s) return s;
     PcapngInterfaceStatistics st;
+    st.section = section_index();
     st.interface_id = u32(body);
-    auto itf = interface_at(off, st.interface_id);
-    if (!itf) return std::move(itf).error();
-    st.timestamp_ns = to_ns(*itf.value(), timestamp(body + 4));
+    auto index = interface_index(off, st.interface_id);
+    if (!index) return std::move(index).error();
+    st.interface_index = index.value();
+    const PcapngInterface& itf = file_.interfaces[st.interface_index];
+    st.timestamp_ns = to_ns(itf, timestamp(body + 4));
     auto options = parse_options(body + 12, body + body_size);
     if (!options) return std::move(options).error();
     for (const PcapngOption& o : options.value()) {
@@ -371,7 +389,7 @@ class Parser {
       }
       auto v = is_time ? option_timestamp(off, o) : option_u64(off, o);
       if (!v) return std::move(v).error();
-      *field = is_time ? to_ns(*itf.value(), v.value()) : v.value();
+      *field = is_time ? to_ns(itf, v.value()) : v.value();
     }
     st.options = std::move(options).value();
     file_.stats.push_back(std::move(st));

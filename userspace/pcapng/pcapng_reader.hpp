@@ -1,5 +1,18 @@
 // PcapngReader: parses a whole pcapng file into plain structures, for tests and tools (not the
-// capture path: it copies every packet). One section; either byte order.
+// capture path: it copies every packet). Any number of sections (`cat a.pcapng b.pcapng` is a
+// valid file), each in either byte order.
+//
+// Sections and interface numbers. Each Section Header Block starts a new section whose
+// interface ids restart at 0, so an id alone does not name an interface in a multi-section
+// file. The reader keeps the single-section view its users had and adds the section:
+// - `interfaces` holds every IDB of every section, in file order; `sections[s]` says which
+//   of them belong to section s (first_interface, interface_count).
+// - a packet's or statistics block's `interface_id` is the id as written in the block (within
+//   its section), `section` the index in `sections`, and `interface_index` the index in
+//   `interfaces` (first_interface of its section + interface_id).
+// - `shb` is the first section's header (a copy of sections[0]).
+// In a one-section file interface_index == interface_id, so `file.interfaces[pkt.interface_id]`
+// stays right there; code meant for several sections indexes with interface_index.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +33,7 @@ struct PcapngOption {
 };
 
 struct PcapngSection {
+  uint64_t block_offset = 0;  // of the SHB
   uint16_t major_version = 0;
   uint16_t minor_version = 0;
   int64_t section_length = 0;
@@ -29,9 +43,13 @@ struct PcapngSection {
   std::string user_appl{};
   std::vector<std::string> comments{};
   std::vector<PcapngOption> options{};
+  // This section's IDBs are interfaces[first_interface, first_interface + interface_count).
+  uint32_t first_interface = 0;
+  uint32_t interface_count = 0;
 };
 
 struct PcapngInterface {
+  uint32_t section = 0;  // index in PcapngFile::sections; its id there is index - first_interface
   uint16_t link_type = 0;
   uint32_t snap_len = 0;
   std::string name{};
@@ -51,9 +69,11 @@ struct PcapngInterface {
 struct PcapngPacket {
   uint32_t block_type = 0;  // kBlockEnhancedPacket or kBlockSimplePacket
   uint64_t block_offset = 0;
-  uint32_t interface_id = 0;
-  uint64_t timestamp_raw = 0;  // in the interface's if_tsresol units; 0 for an SPB
-  uint64_t timestamp_ns = 0;   // converted, with if_tsoffset applied
+  uint32_t section = 0;          // index in PcapngFile::sections
+  uint32_t interface_id = 0;     // as written: the id within its section (0 for an SPB)
+  uint32_t interface_index = 0;  // index in PcapngFile::interfaces
+  uint64_t timestamp_raw = 0;    // in the interface's if_tsresol units; 0 for an SPB
+  uint64_t timestamp_ns = 0;     // converted, with if_tsoffset applied
   uint32_t captured_len = 0;
   uint32_t original_len = 0;
   std::vector<uint8_t> data{};  // captured_len bytes, padding excluded
@@ -62,7 +82,9 @@ struct PcapngPacket {
 };
 
 struct PcapngInterfaceStatistics {
-  uint32_t interface_id = 0;
+  uint32_t section = 0;          // index in PcapngFile::sections
+  uint32_t interface_id = 0;     // as written: the id within its section
+  uint32_t interface_index = 0;  // index in PcapngFile::interfaces
   uint64_t timestamp_ns = 0;
   std::optional<uint64_t> start_time_ns{};
   std::optional<uint64_t> end_time_ns{};
@@ -76,8 +98,9 @@ struct PcapngInterfaceStatistics {
 };
 
 struct PcapngFile {
-  PcapngSection shb{};
-  std::vector<PcapngInterface> interfaces{};
+  PcapngSection shb{};                        // the first section's header: sections[0]
+  std::vector<PcapngSection> sections{};      // every section, in file order (at least one)
+  std::vector<PcapngInterface> interfaces{};  // every section's IDBs, in file order
   std::vector<PcapngPacket> packets{};
   std::vector<PcapngInterfaceStatistics> stats{};
   std::vector<uint32_t> unknown_block_types{};  // in file order, one entry per block
