@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 #include <xdp/xsk.h>
 
@@ -35,7 +37,11 @@ bool on_poller_thread() { return t_on_poller; }
 
 QueuePoller::QueuePoller(uint32_t index, CaptureQueue& queue, FrameSink& sink,
                          const PollerConfig& config)
-    : index_(index), queue_(queue), sink_(sink), config_(config) {}
+    : index_(index),
+      queue_(queue),
+      sink_(sink),
+      config_(config),
+      wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 QueuePoller::~QueuePoller() {
   request_stop();
@@ -44,7 +50,13 @@ QueuePoller::~QueuePoller() {
 
 void QueuePoller::start() { thread_ = std::thread([this] { run(); }); }
 
-void QueuePoller::request_stop() { stop_.store(true, std::memory_order_release); }
+void QueuePoller::request_stop() {
+  stop_.store(true, std::memory_order_release);
+  if (wake_) {
+    const uint64_t one = 1;
+    (void)!::write(wake_.get(), &one, sizeof(one));
+  }
+}
 
 void QueuePoller::join() {
   if (thread_.joinable()) thread_.join();
@@ -71,7 +83,11 @@ void QueuePoller::run() {
   std::vector<Frame> frames(batch);
   int64_t tai_offset = tai_to_utc_offset_ns();
   const uint32_t* no_meta_flag = config_.no_meta;
-  pollfd pfd{socket.fd(), POLLIN, 0};
+  // The socket, and the eventfd that request_stop() rings (without one, Stop waits for the
+  // poll timeout).
+  pollfd pfds[2] = {{socket.fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+  pollfd& pfd = pfds[0];
+  const nfds_t nfds = wake_ ? 2 : 1;
 
   for (;;) {
     uint32_t idx = 0;
@@ -89,8 +105,8 @@ void QueuePoller::run() {
       // (zero-copy drivers); copy mode wakes us through the socket's wait queue.
       if (xsk_ring_prod__needs_wakeup(fill))
         ::recvfrom(socket.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
-      pfd.revents = 0;
-      const int ready = ::poll(&pfd, 1, config_.poll_timeout_ms);
+      pfds[0].revents = pfds[1].revents = 0;
+      const int ready = ::poll(pfds, nfds, config_.poll_timeout_ms);
       // A socket whose NIC went away is unbound: its poll never reports an event again, the
       // error waits in SO_ERROR (ENETDOWN, set by the kernel's netdev notifier). Looked at when
       // the wait ends without frames, so a quiet capture notices within a poll timeout.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "capture/capture_queue.hpp"
+#include "base/unique_fd.hpp"
 #include "capture/frame_sink.hpp"
 
 namespace xesp::capture {
@@ -61,6 +62,7 @@ class QueuePoller {
   PollerConfig config_;
   PollerCounters counters_;
   std::atomic<bool> stop_{false};
+  UniqueFd wake_;  // eventfd: request_stop() ends the poller's wait at once, not at its timeout
   std::thread thread_;
 };
 
