@@ -129,7 +129,8 @@ Result<ForkGuard> ForkGuard::fd(int fd, std::string_view what) {
     return Error::sys(ENOMEM, std::string(what) + ": installing the fork handlers");
   for (uint32_t i = 0; i < kFdSlots; ++i) {
     int expected = 0;
-    if (g_fds[i].compare_exchange_strong(expected, fd + 1))
+    if (g_fds[i].load(std::memory_order_relaxed) == 0 &&
+        g_fds[i].compare_exchange_strong(expected, fd + 1))
       return ForkGuard(Kind::fd, i, static_cast<uintptr_t>(fd) + 1);
   }
   return registry_full("fds", kFdSlots, what);
@@ -148,7 +149,8 @@ Result<ForkGuard> ForkGuard::mapping(void* addr, size_t length, std::string_view
     return Error::sys(errno, std::string(what) + ": madvise(MADV_DONTFORK)");
   for (uint32_t i = 0; i < kMappingSlots; ++i) {
     uintptr_t expected = 0;
-    if (g_mappings[i].begin.compare_exchange_strong(expected, begin)) {
+    if (g_mappings[i].begin.load(std::memory_order_relaxed) == 0 &&
+        g_mappings[i].begin.compare_exchange_strong(expected, begin)) {
       g_mappings[i].length.store(length);
       return ForkGuard(Kind::mapping, i, begin);
     }
