@@ -1,12 +1,13 @@
 // Promiscuous mode held through a packet-socket membership (PACKET_MR_PROMISC): the kernel
 // counts it in the device's promiscuity and drops it when the socket closes, also when the
-// process dies, so a killed capture never leaves the NIC promiscuous.
+// process dies, so a killed capture never leaves the NIC promiscuous (and a forked child, which
+// never holds the socket, does not keep it so).
 #pragma once
 
 #include <string>
 
+#include "base/fork_guard.hpp"
 #include "base/result.hpp"
-#include "base/unique_fd.hpp"
 
 namespace xesp::xdp {
 
@@ -18,8 +19,8 @@ class PromiscMembership {
   void leave() { fd_.reset(); }
 
  private:
-  explicit PromiscMembership(UniqueFd fd) : fd_(std::move(fd)) {}
-  UniqueFd fd_;
+  explicit PromiscMembership(ForkGuardedFd fd) : fd_(std::move(fd)) {}
+  ForkGuardedFd fd_;
 };
 
 }  // namespace xesp::xdp

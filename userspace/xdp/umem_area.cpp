@@ -4,6 +4,11 @@
 #include <xdp/xsk.h>
 
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "base/fork_guard.hpp"
+#include "xdp/xsk_fork_guards.hpp"
 
 namespace xesp::xdp {
 
@@ -15,10 +20,37 @@ struct UmemArea::State {
   xsk_umem* umem = nullptr;
   xsk_ring_prod fill{};
   xsk_ring_cons comp{};
+  // Kept from forked children: the area, the UMEM's socket fd, and its fill and completion rings
+  // until the first socket takes them (take_ring_fork_guards).
+  ForkGuard area_guard;
+  ForkGuard socket_guard;
+  std::vector<ForkGuard> ring_guards;
 
   ~State() {
+    ForkFence fence;  // unregistered and released as one step for a fork in another thread
+    ring_guards.clear();
+    socket_guard.reset();
+    area_guard.reset();
     if (umem) xsk_umem__delete(umem);  // sockets on it are deleted first (XskSocket)
     if (area != MAP_FAILED) ::munmap(area, size);
+  }
+
+  // What xsk_umem__create made (its socket and the fill and completion rings), registered with
+  // the fork guard.
+  Status guard_umem(const std::string& what) {
+    const int fd = xsk_umem__fd(umem);
+    auto socket = guard_xsk_fd(fd, what + ": AF_XDP socket");
+    if (!socket) return std::move(socket).error();
+    socket_guard = std::move(socket).value();
+    auto fill_ring =
+        guard_xsk_ring(fd, XskRing::fill, fill.ring, config.fill_size, what + ": fill ring");
+    if (!fill_ring) return std::move(fill_ring).error();
+    ring_guards.push_back(std::move(fill_ring).value());
+    auto comp_ring = guard_xsk_ring(fd, XskRing::completion, comp.ring, config.comp_size,
+                                    what + ": completion ring");
+    if (!comp_ring) return std::move(comp_ring).error();
+    ring_guards.push_back(std::move(comp_ring).value());
+    return {};
   }
 };
 
@@ -34,6 +66,9 @@ Result<UmemArea> UmemArea::create(const UmemConfig& config) {
   const std::string what = "UMEM of " + std::to_string(state->size >> 20) + " MiB";
   constexpr size_t kHugePage = 2u << 20;
   const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
+  // From the mapping to the last registration, a fork in another thread waits: a child never
+  // gets the area (64 MiB by default, pinned: fork would copy it at once) nor the socket.
+  ForkFence fence;
   if (config.hugepages != HugePages::no) {
     if (state->size % kHugePage == 0)
       state->area = ::mmap(nullptr, state->size, PROT_READ | PROT_WRITE, flags | MAP_HUGETLB, -1, 0);
@@ -47,6 +82,10 @@ Result<UmemArea> UmemArea::create(const UmemConfig& config) {
   if (state->area == MAP_FAILED)
     state->area = ::mmap(nullptr, state->size, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (state->area == MAP_FAILED) return Error::sys(errno, what);
+  // MADV_DONTFORK before AF_XDP pins the pages; it holds on 2 MiB pages too.
+  auto area_guard = ForkGuard::mapping(state->area, state->size, what);
+  if (!area_guard) return std::move(area_guard).error();
+  state->area_guard = std::move(area_guard).value();
   xsk_umem_config cfg{};
   cfg.fill_size = config.fill_size;
   cfg.comp_size = config.comp_size;
@@ -64,6 +103,7 @@ Result<UmemArea> UmemArea::create(const UmemConfig& config) {
       hint = " (the kernel has no AF_XDP support)";
     return Error::sys(e, "registering the " + what + " with AF_XDP" + hint);
   }
+  if (auto st = state->guard_umem(what); !st) return std::move(st).error();
   return UmemArea(std::move(state));
 }
 
@@ -74,5 +114,8 @@ const UmemConfig& UmemArea::config() const { return state_->config; }
 xsk_umem* UmemArea::umem() const { return state_->umem; }
 xsk_ring_prod* UmemArea::fill() const { return &state_->fill; }
 xsk_ring_cons* UmemArea::comp() const { return &state_->comp; }
+std::vector<ForkGuard> UmemArea::take_ring_fork_guards() {
+  return std::exchange(state_->ring_guards, {});
+}
 
 }  // namespace xesp::xdp

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "base/fork_guard.hpp"
 #include "base/result.hpp"
 
 struct xsk_umem;
@@ -41,6 +43,11 @@ class UmemArea {
   xsk_umem* umem() const;
   xsk_ring_prod* fill() const;  // stable address: libxdp keeps a pointer to it
   xsk_ring_cons* comp() const;
+
+  // libxdp hands the fill and completion rings over to the first socket bound on the UMEM
+  // (xsk_socket__delete unmaps them, xsk_umem__delete no longer does); their fork guards go
+  // with them, to be unregistered before that socket is deleted.
+  std::vector<ForkGuard> take_ring_fork_guards();
 
  private:
   struct State;

@@ -86,6 +86,7 @@ Result<XdpLink> XdpLink::attach(int prog_fd, const NicInfo& nic, XdpMode request
                            (!nic.xdp_features || nic.native_xdp()));
   int native_err = 0;
   if (try_native) {
+    ForkFence fence;  // a fork in another thread never gets the link before it is registered
     auto link = create_link(prog_fd, nic.ifindex, XDP_FLAGS_DRV_MODE);
     if (link) return XdpLink::confirmed(std::move(link).value(), nic, XdpMode::native);
     native_err = link.error().code.value();
@@ -93,16 +94,20 @@ Result<XdpLink> XdpLink::attach(int prog_fd, const NicInfo& nic, XdpMode request
         native_err == EPERM)
       return attach_error(native_err, nic, XdpMode::native);
   }
+  ForkFence fence;
   auto link = create_link(prog_fd, nic.ifindex, XDP_FLAGS_SKB_MODE);
   if (!link) return attach_error(link.error().code.value(), nic, XdpMode::generic);
   return XdpLink::confirmed(std::move(link).value(), nic, XdpMode::generic);
 }
 
-XdpLink XdpLink::confirmed(UniqueFd fd, const NicInfo& nic, XdpMode asked) {
+Result<XdpLink> XdpLink::confirmed(UniqueFd fd, const NicInfo& nic, XdpMode asked) {
+  // A forked child holding the link would keep the program on the NIC while it lives.
+  auto guarded = ForkGuardedFd::adopt(std::move(fd), "the XDP link on '" + nic.name + "'");
+  if (!guarded) return std::move(guarded).error();
   // Read back what the kernel really did rather than trusting the flag we passed.
   auto attached = query_attached_xdp(nic.ifindex);
   XdpMode mode = attached && attached->prog_id ? attached->mode : asked;
-  return XdpLink(std::move(fd), mode);
+  return XdpLink(std::move(guarded).value(), mode);
 }
 
 }  // namespace xesp::xdp

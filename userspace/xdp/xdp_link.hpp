@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "base/fork_guard.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "xdp/nic_info.hpp"
@@ -20,7 +21,7 @@ Result<XdpMode> parse_xdp_mode(const std::string& text);
 
 // What the kernel reports attached on an interface (any owner), read with bpf_xdp_query.
 struct AttachedXdp {
-  uint32_t prog_id = 0;  // 0: nothing attached
+  uint32_t prog_id = 0;               // 0: nothing attached
   XdpMode mode = XdpMode::automatic;  // native or generic when attached
 };
 Result<AttachedXdp> query_attached_xdp(int ifindex);
@@ -33,16 +34,16 @@ class XdpLink {
 
   XdpLink(XdpLink&&) noexcept = default;
   XdpLink& operator=(XdpLink&&) noexcept = default;
-  ~XdpLink() = default;  // closing the link fd detaches
+  ~XdpLink() = default;  // closing the link fd detaches (a forked child never holds it)
 
   XdpMode mode() const { return mode_; }
   explicit operator bool() const { return static_cast<bool>(fd_); }
   void detach() { fd_.reset(); }
 
  private:
-  XdpLink(UniqueFd fd, XdpMode mode) : fd_(std::move(fd)), mode_(mode) {}
-  static XdpLink confirmed(UniqueFd fd, const NicInfo& nic, XdpMode asked);
-  UniqueFd fd_;
+  XdpLink(ForkGuardedFd fd, XdpMode mode) : fd_(std::move(fd)), mode_(mode) {}
+  static Result<XdpLink> confirmed(UniqueFd fd, const NicInfo& nic, XdpMode asked);
+  ForkGuardedFd fd_;
   XdpMode mode_ = XdpMode::automatic;
 };
 

@@ -1,6 +1,6 @@
 // The capture XDP program, loaded from the skeleton embedded in the binary. Owns the BPF object
-// (program, XSKMAP, counters, the mmapped .bss with the run-time switches). Loading does not
-// attach: that is XdpLink's job.
+// (program, XSKMAP, counters, the mmapped .bss with the run-time switches), none of which a
+// forked child holds. Loading does not attach: that is XdpLink's job.
 #pragma once
 
 #include <cstdint>
@@ -51,12 +51,11 @@ class XdpProgram {
   Result<QueueCounters> read_counters(uint32_t slot) const;
 
  private:
-  struct SkelDeleter {
-    void operator()(xesp_capture_bpf* skel) const;
-  };
-  XdpProgram(std::unique_ptr<xesp_capture_bpf, SkelDeleter> skel, uint32_t queue_count);
+  struct Loaded;  // the skeleton and the fork guards of what it holds, released together
+  XdpProgram(std::unique_ptr<Loaded> loaded, uint32_t queue_count);
+  xesp_capture_bpf* skel() const;
 
-  std::unique_ptr<xesp_capture_bpf, SkelDeleter> skel_;
+  std::unique_ptr<Loaded> loaded_;
   uint32_t queue_count_ = 0;
   uint32_t possible_cpus_ = 0;
 };

@@ -6,6 +6,10 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
+
+#include "base/fork_guard.hpp"
+#include "xdp/xsk_fork_guards.hpp"
 
 namespace xesp::xdp {
 
@@ -31,7 +35,12 @@ struct XskSocket::State {
   xsk_ring_cons rx{};
   uint32_t queue = 0;
   BindMode mode = BindMode::copy;
+  // The socket fd, its RX ring, and the UMEM's fill and completion rings (libxdp unmaps them
+  // when this socket is deleted).
+  std::vector<ForkGuard> fork_guards;
   ~State() {
+    ForkFence fence;  // unregistered and released as one step for a fork in another thread
+    fork_guards.clear();
     if (xsk) xsk_socket__delete(xsk);  // closing the fd also drops it from the XSKMAP
   }
 };
@@ -50,8 +59,26 @@ namespace {
 // socket of another process stays busy and the error stands.
 constexpr auto kBusyQueueGrace = std::chrono::seconds(2);
 
-int try_create(xsk_socket** xsk, const std::string& ifname, uint32_t queue, UmemArea& umem,
-               xsk_ring_cons* rx, uint32_t rx_size, uint16_t copy_flag) {
+// The socket fd (the UMEM's own, which UmemArea registered too, for the first socket on it)
+// and the RX ring libxdp mapped, registered with the fork guard.
+Status guard_socket(xsk_socket* xsk, const xsk_ring_cons& rx, uint32_t rx_size,
+                    const std::string& what, std::vector<ForkGuard>& guards) {
+  const int fd = xsk_socket__fd(xsk);
+  auto socket = guard_xsk_fd(fd, what);
+  if (!socket) return std::move(socket).error();
+  guards.push_back(std::move(socket).value());
+  auto ring = guard_xsk_ring(fd, XskRing::rx, rx.ring, rx_size, what + ": RX ring");
+  if (!ring) return std::move(ring).error();
+  guards.push_back(std::move(ring).value());
+  return {};
+}
+
+// Creates and binds the socket, and registers it with the fork guard under the same ForkFence
+// (a fork in another thread never inherits it unregistered). EBUSY is retried outside the fence,
+// so a fork never waits for the grace period. A refused bind is an Error with only the code.
+Status try_create(xsk_socket** xsk, const std::string& ifname, uint32_t queue, UmemArea& umem,
+                  xsk_ring_cons* rx, uint32_t rx_size, uint16_t copy_flag, const std::string& what,
+                  std::vector<ForkGuard>& guards) {
   xsk_socket_config cfg{};
   cfg.rx_size = rx_size;
   cfg.tx_size = 0;
@@ -60,9 +87,23 @@ int try_create(xsk_socket** xsk, const std::string& ifname, uint32_t queue, Umem
   cfg.bind_flags = XDP_USE_NEED_WAKEUP | copy_flag;
   const auto deadline = std::chrono::steady_clock::now() + kBusyQueueGrace;
   for (;;) {
-    int err = xsk_socket__create(xsk, ifname.c_str(), queue, umem.umem(), rx, nullptr, &cfg);
-    if (err != -EBUSY || std::chrono::steady_clock::now() >= deadline) return err;
-    *xsk = nullptr;
+    {
+      ForkFence fence;
+      int err = xsk_socket__create(xsk, ifname.c_str(), queue, umem.umem(), rx, nullptr, &cfg);
+      if (err == 0) {
+        for (ForkGuard& g : umem.take_ring_fork_guards()) guards.push_back(std::move(g));
+        Status st = guard_socket(*xsk, *rx, rx_size, what, guards);
+        if (!st) {
+          guards.clear();
+          xsk_socket__delete(*xsk);
+          *xsk = nullptr;
+        }
+        return st;
+      }
+      *xsk = nullptr;
+      if (err != -EBUSY || std::chrono::steady_clock::now() >= deadline)
+        return Error{std::error_code(-err, std::system_category()), ""};
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
@@ -76,21 +117,24 @@ Result<XskSocket> XskSocket::create(const std::string& ifname, uint32_t queue, U
   const std::string what = "AF_XDP socket on '" + ifname + "' queue " + std::to_string(queue);
   int err = 0;
   if (requested != BindMode::copy) {
-    err = try_create(&state->xsk, ifname, queue, umem, &state->rx, rx_size, XDP_ZEROCOPY);
+    Status st = try_create(&state->xsk, ifname, queue, umem, &state->rx, rx_size, XDP_ZEROCOPY,
+                           what, state->fork_guards);
+    if (!st && !st.error().message.empty()) return std::move(st).error();
+    err = st ? 0 : st.error().code.value();
     // A refused zero-copy bind leaves the UMEM usable: libxdp keeps its rings for a retry.
     if (err && requested == BindMode::zero_copy) {
-      std::string hint = (-err == EOPNOTSUPP || -err == EINVAL)
+      std::string hint = (err == EOPNOTSUPP || err == EINVAL)
                              ? " (the driver does not support zero-copy: try --bind-mode copy)"
                              : "";
-      return Error::sys(-err, what + ": zero-copy bind" + hint);
+      return Error::sys(err, what + ": zero-copy bind" + hint);
     }
   }
   if (requested == BindMode::copy || err) {
-    state->xsk = nullptr;
-    err = try_create(&state->xsk, ifname, queue, umem, &state->rx, rx_size, XDP_COPY);
-    if (err) {
-      state->xsk = nullptr;
-      int e = -err;
+    Status st = try_create(&state->xsk, ifname, queue, umem, &state->rx, rx_size, XDP_COPY, what,
+                           state->fork_guards);
+    if (!st) {
+      if (!st.error().message.empty()) return std::move(st).error();
+      int e = st.error().code.value();
       std::string hint = (e == EPERM || e == EACCES) ? " (AF_XDP sockets need CAP_NET_RAW)" : "";
       if (e == EBUSY) hint = " (another AF_XDP socket is already bound to this queue)";
       return Error::sys(e, what + hint);
