@@ -269,6 +269,10 @@ class ForkedHost : public ::testing::Test {
           << describe(child_fds);
       EXPECT_EQ(host_sockets.count(f.target), 0u) << "the child holds a socket of the host\n"
                                                   << describe(child_fds);
+      // Nor the capture file or its directory (the host's capture directory is dir_).
+      EXPECT_EQ(f.target.rfind(dir_.path(), 0), std::string::npos)
+          << "the child holds the capture file or directory\n"
+          << describe(child_fds);
     }
 
     // (b) No packet memory in the child: nothing readable where the UMEM is (the fork guard

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/clock.hpp"
+#include "base/fork_guard.hpp"
 #include "output/block_split.hpp"
 
 namespace xesp::output {
@@ -131,6 +132,8 @@ Status CaptureOutput::open_file_locked(uint64_t first_timestamp_ns) {
   std::string name = "-";
   std::string path = "-";
   std::string output_name = "standard output";
+  // From the file's creation to its registration in PcapngWriter::adopt (fork_guard.hpp).
+  ForkFence fence;
   UniqueFd fd;
   dev_t dev = 0;
   ino_t ino = 0;

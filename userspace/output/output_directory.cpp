@@ -20,10 +20,13 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
 
 Result<OutputDirectory> OutputDirectory::open(const std::string& path) {
   const std::string what = "capture directory '" + path + "'";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return Error::sys(errno, what);
+  ForkFence fence;
+  UniqueFd raw(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!raw) return Error::sys(errno, what);
+  auto fd = ForkGuardedFd::adopt(std::move(raw), what);
+  if (!fd) return std::move(fd).error();
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return Error::sys(errno, what);
+  if (::fstat(fd->get(), &st) != 0) return Error::sys(errno, what);
   // Anyone may create, rename or delete entries in a directory writable by others; only the
   // sticky bit keeps them from removing or renaming what we made (and from racing a name).
   if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
@@ -32,7 +35,7 @@ Result<OutputDirectory> OutputDirectory::open(const std::string& path) {
                             "replace or redirect the capture files (chmod o-w or +t, or capture "
                             "elsewhere)");
   }
-  return OutputDirectory(std::move(fd), path);
+  return OutputDirectory(std::move(fd).value(), path);
 }
 
 std::string OutputDirectory::join(const std::string& name) const {

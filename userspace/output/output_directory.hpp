@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "base/fork_guard.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 
@@ -60,8 +61,8 @@ class OutputDirectory {
   std::string join(const std::string& name) const;
 
  private:
-  OutputDirectory(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
-  UniqueFd fd_;
+  OutputDirectory(ForkGuardedFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  ForkGuardedFd fd_;  // never held by a child of fork() (base/fork_guard.hpp)
   std::string path_;
 };
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/fork_guard.hpp"
 #include "pcapng/pcapng_format.hpp"
 
 namespace xesp {
@@ -201,8 +202,6 @@ std::byte* map_output(int fd, bool regular, FileIo io, uint64_t* span) {
       ::munmap(p, s);
       return nullptr;
     }
-    // A host that forks must not hand the child a view of the capture file.
-    (void)::madvise(p, s, MADV_DONTFORK);
     *span = s;
     return static_cast<std::byte*>(p);
   }
@@ -262,10 +261,16 @@ const char* to_string(FileIo io) noexcept {
 }
 
 PcapngWriter::State::~State() {
-  if (!map) return;
-  ::munmap(map, map_span);
-  // Cut the growth ahead (and anything after a failed copy) off an unclosed file.
-  if (fd) (void)::ftruncate(fd.get(), static_cast<off_t>(std::min(tail, hole)));
+  // Unregistered from the fork guard and released under one fence (fork_guard.hpp).
+  ForkFence fence;
+  if (map) {
+    map_guard.reset();
+    ::munmap(map, map_span);
+    // Cut the growth ahead (and anything after a failed copy) off an unclosed file.
+    if (fd) (void)::ftruncate(fd.get(), static_cast<off_t>(std::min(tail, hole)));
+  }
+  fd_guard.reset();
+  fd.reset();
 }
 
 Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionInfo& section,
@@ -273,6 +278,9 @@ Result<PcapngWriter> PcapngWriter::open(const std::string& path, const SectionIn
   // Bad metadata never truncates a file: check it before opening (adopt encodes it again).
   if (auto headers = encode_headers(section, interfaces); !headers)
     return std::move(headers).error();
+  // Held from the fd's creation to its registration in adopt(): a fork in between would
+  // hand the child an unregistered copy.
+  ForkFence fence;
   UniqueFd fd;
   std::string name;
   if (path == "-") {
@@ -306,6 +314,13 @@ Result<PcapngWriter> PcapngWriter::adopt(UniqueFd fd, std::string output_name,
 
   auto state = std::make_unique<State>();
   state->output_name = std::move(output_name);
+  {
+    // Children of fork() must not hold the capture file (or a copy of standard output that
+    // keeps a reader from seeing the end). The caller created fd under a ForkFence still held.
+    auto guard = ForkGuard::fd(fd.get(), state->output_name);
+    if (!guard) return std::move(guard).error();
+    state->fd_guard = std::move(guard).value();
+  }
   state->fd = std::move(fd);
   state->interfaces = std::move(interfaces);
   state->header_size = headers->size();
@@ -319,7 +334,19 @@ Result<PcapngWriter> PcapngWriter::adopt(UniqueFd fd, std::string output_name,
                          : pos > 0                        ? static_cast<uint64_t>(pos)
                                                           : 0;
   }
-  state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
+  {
+    ForkFence fence;
+    state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
+    if (state->map) {
+      auto guard = ForkGuard::mapping(state->map, state->map_span, state->output_name);
+      if (guard) {
+        state->map_guard = std::move(guard).value();
+      } else {
+        ::munmap(state->map, state->map_span);  // writev then: nothing for a child to inherit
+        state->map = nullptr;
+      }
+    }
+  }
   state->mapped = state->map != nullptr;
 
   PcapngWriter writer(std::move(state));
@@ -599,18 +626,22 @@ void PcapngWriter::unmap_behind(uint64_t end) {
 
 Status PcapngWriter::close_locked() {
   state_->closed = true;
+  ForkFence fence;  // unregistered and released together (fork_guard.hpp)
   if (state_->map) {
     State& s = *state_;
+    s.map_guard.reset();
     ::munmap(s.map, s.map_span);
     s.map = nullptr;
     // The growth ahead goes; after a failed copy, so does everything from its range on, so the
     // file ends on a block boundary (like the write path, later writes had stopped).
     if (::ftruncate(s.fd.get(), static_cast<off_t>(std::min(s.tail, s.hole))) != 0) {
       const int err = errno;
+      s.fd_guard.reset();
       (void)::close(s.fd.release());
       return Error::sys(err, s.output_name);
     }
   }
+  state_->fd_guard.reset();
   // close(2) is where NFS and some FUSE file systems report deferred write errors. EINTR is not
   // retried: on Linux the fd is released regardless.
   if (::close(state_->fd.release()) != 0 && errno != EINTR) {

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/fork_guard.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "pcapng/chunk_transform.hpp"
@@ -168,6 +169,8 @@ class PcapngWriter {
   struct State {
     std::mutex mutex;
     UniqueFd fd;
+    ForkGuard fd_guard;   // fd kept from children of fork() (base/fork_guard.hpp)
+    ForkGuard map_guard;  // the mapping too
     std::string output_name;
     std::vector<InterfaceInfo> interfaces;
     std::atomic<uint64_t> bytes_written{0};
