@@ -232,6 +232,8 @@ class ForkedHost : public ::testing::Test {
     EXPECT_GE(count_domain(parent_fds, AF_XDP), 1u) << describe(parent_fds);
     EXPECT_EQ(count_domain(parent_fds, AF_PACKET), 1u) << "the promiscuous membership\n"
                                                        << describe(parent_fds);
+    EXPECT_EQ(count(parent_fds, dir_.path() + "/xesp-"), 1u) << "the capture file\n"
+                                                             << describe(parent_fds);
     const auto parent_maps = mappings_of(host_pid_);
     const Mapping* umem = nullptr;
     // Anonymous, populated (MAP_POPULATE), at least that size: an area without MADV_DONTFORK
