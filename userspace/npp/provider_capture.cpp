@@ -113,6 +113,7 @@ std::error_code Provider::do_start(std::string* file_name) {
     oc.safety = config_.file_safety;
     oc.io = file_io_for(config_, static_cast<uint32_t>(c.queues.size()));
     oc.min_free_bytes = config_.min_free_bytes;
+    oc.run_later = [this](std::function<void()> job) { boost::asio::post(io_, std::move(job)); };
     oc.section = section;
     oc.interfaces = std::move(interfaces);
     // Compressed: each file's own blocks through a compressor of its own, each queue's through

@@ -74,7 +74,7 @@ Result<std::unique_ptr<CaptureOutput>> CaptureOutput::open(OutputConfig config,
       return Error::nm(nmerr::invalid_parameter, "output file '" + c.path + "': no file name");
     auto d = OutputDirectory::open(dir);
     if (!d) return std::move(d).error();
-    out->dir_.emplace(std::move(d).value());
+    out->dir_ = std::make_shared<OutputDirectory>(std::move(d).value());
     out->namer_.emplace(name, c.rotation.rotating());
   } else if (c.rotation.rotating() || c.min_free_bytes) {
     return Error::nm(nmerr::invalid_parameter,
@@ -188,8 +188,10 @@ void CaptureOutput::trim_ring_locked(std::size_t keep_closed) {
   for (Closed& c : closed_files_) {
     if (present <= keep_closed) break;
     if (c.deleted) continue;
-    // A file someone removed or replaced is no longer ours to count or delete.
-    (void)dir_->remove(c.name, c.dev, c.ino);
+    // Deleted away from the lock (unlinking a large file can take milliseconds, which pollers
+    // waiting on the lock would pay in ring space). A file someone removed or replaced is no
+    // longer ours to count or delete.
+    to_remove_.push_back(c);
     c.deleted = true;
     --present;
   }
@@ -354,6 +356,7 @@ Status CaptureOutput::write(uint32_t interface_id, std::span<iovec> pieces, uint
     f->frames += part.frames;
     f->frames_per_interface[interface_id] += part.frames;
     ++f->in_flight;
+    remove_later_locked();
     lock.unlock();
     const WriteTally tally{interface_id, part.frames, part.wire_bytes};
     Status st;
@@ -393,6 +396,16 @@ Status CaptureOutput::write_comment(uint32_t interface_id, uint64_t timestamp_ns
   return st;
 }
 
+void CaptureOutput::remove_later_locked() {
+  if (to_remove_.empty()) return;
+  auto job = [dir = dir_, victims = std::move(to_remove_)] {
+    for (const Closed& c : victims) (void)dir->remove(c.name, c.dev, c.ino);
+  };
+  to_remove_.clear();
+  if (config_.run_later) config_.run_later(std::move(job));
+  else job();
+}
+
 bool CaptureOutput::rotate(uint64_t now_ns) {
   std::unique_lock lock(mutex_);
   wait_idle_locked(lock);
@@ -409,6 +422,7 @@ uint64_t CaptureOutput::tick(uint64_t now_ns) {
   if (!failed_ && !closed_ && current_ && current_->frames != 0 &&
       now_ns >= current_->period_end_ns)
     (void)rotate_locked(lock);
+  remove_later_locked();
   const uint32_t secs = config_.rotation.seconds;
   if (current_ && current_->period_end_ns != UINT64_MAX) return current_->period_end_ns;
   if (!secs) return 0;
@@ -436,6 +450,10 @@ Status CaptureOutput::close(const std::vector<QueueTotals>& final_totals) {
     st = close_file_locked(*f, totals);
     current_.reset();
   }
+  // The ring is as it should be when the capture is over: what waits is deleted now.
+  auto run_later = std::exchange(config_.run_later, nullptr);
+  remove_later_locked();
+  config_.run_later = std::move(run_later);
   if (failed_) return *failed_;
   return st;
 }

@@ -58,6 +58,9 @@ struct OutputConfig {
   std::vector<InterfaceInfo> interfaces{};
   // Makes the transform (compression) of one writer's own blocks; null: none.
   std::function<Result<std::unique_ptr<ChunkTransform>>()> make_transform{};
+  // Runs a job elsewhere (the provider's control thread): the ring's deletions, so that no
+  // poller waits for an unlink. Null: done by the writer that trims the ring, after the lock.
+  std::function<void(std::function<void()>)> run_later{};
 };
 
 // What a write could not put into a file.
@@ -135,13 +138,16 @@ class CaptureOutput {
   Status ensure_room_locked(uint64_t bytes);
   void trim_ring_locked(std::size_t keep_closed);
   void wait_idle_locked(std::unique_lock<std::mutex>& lock);
+  // Hands the ring's files to delete to run_later (or deletes them here, without it).
+  void remove_later_locked();
   Status fail_locked(Error e);
   std::vector<QueueTotals> totals_now() const;
 
   OutputConfig config_;
   TotalsSource totals_;
   FileOpened on_file_;
-  std::optional<OutputDirectory> dir_;  // none for standard output
+  std::shared_ptr<OutputDirectory> dir_;  // none for standard output; shared with removals
+  std::vector<Closed> to_remove_;  // ring files to delete once the lock is released
   std::optional<FileNamer> namer_;
   uint64_t header_size_ = 0;
   uint64_t closing_bytes_ = 0;  // the statistics blocks a file ends with
