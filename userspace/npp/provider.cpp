@@ -57,8 +57,12 @@ Provider::~Provider() {
   work_.reset();
   io_.stop();  // pending timer handlers are dropped unrun
   // Never destroyed on the control thread: Release from a callback is refused (C ABI) and an
-  // Esp or Rtc dropped in one hands the provider to a thread of its own (esp.cpp).
-  if (control_thread_.joinable()) control_thread_.join();
+  // Esp or Rtc dropped in one hands the provider to a thread of its own (esp.cpp). Should some
+  // other path still get here, a detach beats std::terminate from joining itself.
+  if (control_thread_.joinable()) {
+    if (control_thread_.get_id() == std::this_thread::get_id()) control_thread_.detach();
+    else control_thread_.join();
+  }
 }
 
 std::error_code Provider::fail(std::error_code code, std::string message) const {
