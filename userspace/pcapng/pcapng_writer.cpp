@@ -336,7 +336,12 @@ Result<PcapngWriter> PcapngWriter::adopt(UniqueFd fd, std::string output_name,
   }
   {
     ForkFence fence;
-    state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
+    // A file that held something before us (standard output opened `>>` or `<>` onto an old
+    // capture) is appended to with writev: a mapping of it starts at offset 0.
+    const int flags = ::fcntl(state->fd.get(), F_GETFL);
+    const bool appending = state->base_offset != 0 || (flags >= 0 && (flags & O_APPEND));
+    if (!appending)
+      state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
     if (state->map) {
       auto guard = ForkGuard::mapping(state->map, state->map_span, state->output_name);
       if (guard) {
