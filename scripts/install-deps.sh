@@ -9,8 +9,8 @@ packages=(
   # build
   cmake g++ make pkg-config clang llvm bpftool libbpf-dev libxdp-dev
   libboost1.81-dev libcli11-dev nlohmann-json3-dev
-  # tests and benchmarks
-  googletest libgtest-dev libbenchmark-dev libpcap-dev
+  # tests and benchmarks; libclang-rt-14-dev: clang's libFuzzer and sanitizers (scripts/fuzz.sh)
+  googletest libgtest-dev libbenchmark-dev libpcap-dev libclang-rt-14-dev
   # run time and the tests' tools: ip, ethtool, sysctl, setpriv/prlimit, capinfos/tshark
   iproute2 ethtool procps util-linux tshark
 )
