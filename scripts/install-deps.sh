@@ -11,8 +11,8 @@ packages=(
   libboost1.81-dev libcli11-dev nlohmann-json3-dev
   # capture file compression (userspace/output): zstd, lz4 frames and gzip members
   libzstd-dev liblz4-dev zlib1g-dev
-  # tests and benchmarks
-  googletest libgtest-dev libbenchmark-dev libpcap-dev
+  # tests and benchmarks; libclang-rt-14-dev: clang's libFuzzer and sanitizers (scripts/fuzz.sh)
+  googletest libgtest-dev libbenchmark-dev libpcap-dev libclang-rt-14-dev
   # run time and the tests' tools: ip, ethtool, sysctl, setpriv/prlimit, capinfos/tshark
   iproute2 ethtool procps util-linux tshark
 )

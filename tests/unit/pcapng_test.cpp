@@ -320,8 +320,8 @@ TEST(EpbBufferTest, AppendReturnsFalseWhenFullAndTrueAfterClear) {
   EXPECT_EQ(buf.size(), block);
   EXPECT_FALSE(buf.fits_empty(1000));
   EXPECT_TRUE(buf.fits_empty(60));
-  // A frame of its claimed length: GCC 12 sees the copy a shorter one would overrun
-  // (-Warray-bounds), though append refuses the block before copying.
+  // A real 1000-byte frame: append's contract is that `data` holds captured_len bytes (gcc's
+  // -Warray-bounds sees the copy a 60-byte frame would overrun, though the branch is not taken).
   const auto large = pattern(1000, 2);
   EXPECT_FALSE(buf.append(6, large.data(), 1000, 1000)) << "a block larger than the buffer";
 }

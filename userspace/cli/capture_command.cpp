@@ -163,7 +163,10 @@ std::string queue_list(const std::vector<uint32_t>& queues) {
     while (j + 1 < queues.size() && queues[j + 1] == queues[j] + 1) ++j;
     if (!out.empty()) out += ",";
     out += std::to_string(queues[i]);
-    if (j > i) out += "-" + std::to_string(queues[j]);
+    if (j > i) {
+      out += '-';  // not "-" + std::to_string(): gcc 12 -O3 warns falsely (GCC bug 105329)
+      out += std::to_string(queues[j]);
+    }
     i = j + 1;
   }
   return out;

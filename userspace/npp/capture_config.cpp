@@ -294,22 +294,28 @@ Result<std::optional<std::vector<uint32_t>>> parse_queue_list(const std::string&
   if (iequals(text, "all")) return std::optional<std::vector<uint32_t>>{};
   std::set<uint32_t> queues;
   std::string_view rest = text;
-  auto bad = [&](const std::string& why) {
-    return Error::nm(nmerr::blob_conversion_error, "queue list '" + text + "': " + why);
+  // The reason comes in pieces that are appended: "'" + std::string(item) + ... makes gcc 12
+  // at -O3 warn falsely about the insert inside operator+ (-Wrestrict, GCC bug 105329).
+  auto bad = [&](std::initializer_list<std::string_view> why) {
+    std::string message = "queue list '" + text + "': ";
+    for (std::string_view piece : why) message += piece;
+    return Error::nm(nmerr::blob_conversion_error, std::move(message));
   };
-  if (rest.empty()) return bad("empty");
+  if (rest.empty()) return bad({"empty"});
   while (!rest.empty()) {
     size_t comma = rest.find(',');
     std::string_view item = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    if (item.empty()) return bad("empty item");
+    if (item.empty()) return bad({"empty item"});
     size_t dash = item.find('-');
     auto lo = parse_u64(item.substr(0, dash));
     auto hi = dash == std::string_view::npos ? lo : parse_u64(item.substr(dash + 1));
-    if (!lo || !hi) return bad("'" + std::string(item) + "' is not a queue number or range");
-    if (*lo > *hi) return bad("range '" + std::string(item) + "' runs backwards");
-    if (*hi >= XESP_MAX_QUEUES)
-      return bad("queue " + std::to_string(*hi) + " is beyond " + std::to_string(XESP_MAX_QUEUES - 1));
+    if (!lo || !hi) return bad({"'", item, "' is not a queue number or range"});
+    if (*lo > *hi) return bad({"range '", item, "' runs backwards"});
+    if (*hi >= XESP_MAX_QUEUES) {
+      return bad({"queue ", std::to_string(*hi), " is beyond ",
+                  std::to_string(XESP_MAX_QUEUES - 1)});
+    }
     for (uint64_t q = *lo; q <= *hi; ++q) queues.insert(static_cast<uint32_t>(q));
   }
   return std::optional<std::vector<uint32_t>>(std::vector<uint32_t>(queues.begin(), queues.end()));
