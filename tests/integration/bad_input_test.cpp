@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -95,6 +96,11 @@ INSTANTIATE_TEST_SUITE_P(
                  "--file-io: 'mmap' is not auto, write or map"},
         BadInput{"CountZero", {"-c", "0"}, "-c/--count: StopAfterFrames must be above 0"},
         BadInput{"DurationNotANumber", {"--duration", "soon"}, "--duration: 'soon' is not a number"},
+        // A timer past the clock's range fired at once: a "forever" capture ended immediately.
+        BadInput{"DurationBeyondTenYears", {"--duration", "1e10"},
+                 "--duration: StopAfterSeconds 10000000000 is more than ten years"},
+        BadInput{"FrameCountAboveTheBound", {"--frame-count", "16777217"},
+                 "--frame-count: frame count 16777217 is above 16777216"},
         BadInput{"OutputDirectoryMissing", {"-w", "{dir}/missing/x.pcapng"},
                  "is not writable: directory"},
         BadInput{"OutputIsADirectory", {"-w", "{dir}"}, "is a directory"},
@@ -148,6 +154,41 @@ TEST_F(XespNicState, InterfaceDown) {
   ASSERT_EQ(err.size(), 1u) << r.err;
   EXPECT_NE(err[0].find("interface '" + tb->capture_if() + "' is down"), std::string::npos) << err[0];
   EXPECT_EQ(attached_xdp_prog_id(tb->capture_if()), 0u);
+}
+
+// A frame count within the bound that the machine cannot hold: UMEM is populated and locked,
+// and as root no memlock limit stops it, so more than half the RAM is refused before anything
+// is allocated (before, the OOM killer chose). Enough queues for the refusal on this machine's
+// RAM, read the way xesp reads it (MemTotal is sysinfo's totalram).
+TEST_F(XespNicState, FrameCountBeyondHalfOfTheMemory) {
+  constexpr uint64_t kFrameCount = 16'000'000;
+  constexpr uint64_t kPerQueue = kFrameCount * 4096;  // the default frame size
+  uint64_t mem_kib = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.rfind("MemTotal:", 0) == 0) mem_kib = std::strtoull(line.c_str() + 9, nullptr, 10);
+  ASSERT_GT(mem_kib, 0u) << "no MemTotal in /proc/meminfo";
+  const uint64_t queues = mem_kib * 1024 / 2 / kPerQueue + 1;
+  if (queues > 64)
+    GTEST_SKIP() << "this machine has " << (mem_kib >> 20) << " GiB: the refusal needs " << queues
+                 << " queues of 61 GiB, more than the 64 a test veth is given";
+  auto tb = Testbed::create({.queues = static_cast<uint32_t>(queues)});
+  ASSERT_TRUE(tb);
+  TempDir dir;
+  const std::string nic = tb->capture_if();
+  const int promisc_before = promiscuity(nic);
+  ProcessResult r = run({xesp_binary(), "capture", "-i", nic, "-w", dir.file("x.pcapng"),
+                         "--frame-count", std::to_string(kFrameCount)});
+  EXPECT_NE(r.exit_code, 0);
+  auto err = lines(r.err);
+  ASSERT_EQ(err.size(), 1u) << r.err;
+  EXPECT_NE(err[0].find("xesp: --frame-count: frame count 16000000: " + std::to_string(queues) +
+                        " queue(s)"),
+            std::string::npos)
+      << err[0];
+  EXPECT_NE(err[0].find("half of this machine's"), std::string::npos) << err[0];
+  EXPECT_EQ(attached_xdp_prog_id(nic), 0u);
+  EXPECT_EQ(promiscuity(nic), promisc_before);
 }
 
 // xesp runs as root and reads the --blob file it is given: no error may print what is in it.

@@ -143,9 +143,9 @@ TEST_F(CaptureCli, FourQueuesIntoAMappedFileByteForByte) {
 }
 
 // A file system that fills up mid-capture (a 2 MiB tmpfs of the test's own): xesp stops with
-// the error, the file ends on a block boundary and holds exactly the frames the summary calls
-// written, each one a frame that was sent, and every frame the program saw is written or dropped
-// with its cause, write_error among them.
+// the error, the file ends on a block boundary and holds exactly the frames (and bytes) the
+// summary calls written, each one a frame that was sent, and every frame the program saw is
+// written or dropped with its cause, write_error among them.
 class CaptureCliFullFs : public CaptureCli, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(CaptureCliFullFs, EveryFrameAccountedAndTheFileReadable) {
@@ -180,6 +180,10 @@ TEST_P(CaptureCliFullFs, EveryFrameAccountedAndTheFileReadable) {
   check_frames(*parsed, spec_for(true, 64), in_file, 0, kFrames, t_begin, t_end);
   EXPECT_GT(in_file, 0u);
   EXPECT_EQ(j["frames_written"].get<uint64_t>(), in_file);
+  // Bytes too: the frames in the file, not those the failed write lost (it counted them once).
+  uint64_t bytes_in_file = 0;
+  for (const auto& p : parsed->packets) bytes_in_file += p.original_len;
+  EXPECT_EQ(j["bytes_written"].get<uint64_t>(), bytes_in_file);
   const auto& d = j["dropped"];
   EXPECT_GT(d["write_error"].get<uint64_t>(), 0u);
   const uint64_t by_cause = d["rx_ring_full"].get<uint64_t>() + d["fill_ring_empty"].get<uint64_t>() +

@@ -32,12 +32,22 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::string stdout_path)
     : out_path_(stdout_path.empty() ? temp_path("out") : std::move(stdout_path)),
       err_path_(temp_path("err")),
       own_out_(stdout_path.empty()) {
+  spawn(std::move(argv), -1);
+}
+
+Subprocess::Subprocess(std::vector<std::string> argv, int stdout_fd)
+    : err_path_(temp_path("err")), own_out_(false) {
+  spawn(std::move(argv), stdout_fd);
+}
+
+void Subprocess::spawn(std::vector<std::string> argv, int stdout_fd) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ == 0) {
-    int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int out =
+        stdout_fd >= 0 ? stdout_fd : ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int in = ::open("/dev/null", O_RDONLY);
     ::dup2(in, 0);
@@ -49,6 +59,8 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::string stdout_path)
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGQUIT, SIG_DFL);
+    ::signal(SIGHUP, SIG_DFL);  // nohup's runner would hand on SIG_IGN
     ::signal(SIGPIPE, SIG_DFL);
     ::execvp(args[0], args.data());
     ::dprintf(2, "exec %s failed\n", args[0]);

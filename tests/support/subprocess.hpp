@@ -22,6 +22,9 @@ struct ProcessResult {
 class Subprocess {
  public:
   explicit Subprocess(std::vector<std::string> argv, std::string stdout_path = {});
+  // Standard output is `stdout_fd` (a pipe end, a file opened O_APPEND, ...), dup'ed onto the
+  // child's; the caller keeps its own descriptor and closes it. ProcessResult::out stays empty.
+  Subprocess(std::vector<std::string> argv, int stdout_fd);
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
   ~Subprocess();
@@ -35,6 +38,8 @@ class Subprocess {
   std::string stderr_so_far() const;
 
  private:
+  void spawn(std::vector<std::string> argv, int stdout_fd);
+
   pid_t pid_ = -1;
   bool reaped_ = false;
   int status_ = 0;
