@@ -573,10 +573,9 @@ TEST_F(Faults, AppendedStandardOutputOnAFullFileSystemKeepsTheOldContent) {
 }
 
 // The same with a descriptor opened O_RDWR|O_APPEND (what a program, not a shell, hands on)
-// and --file-io map: the mapping starts at offset 0, so the capture overwrote the old content
-// and cut the file to its own length. Disabled until the writer falls back to writev for a
-// descriptor that appends or stands past offset 0 (the patch is in the faults report).
-TEST_F(Faults, DISABLED_AppendedStandardOutputIsNeverMappedOverTheOldContent) {
+// and --file-io map: the mapping starts at offset 0, so the capture used to overwrite the old
+// content and cut the file to its own length. The writer now writes such a file with writev.
+TEST_F(Faults, AppendedStandardOutputIsNeverMappedOverTheOldContent) {
   auto tb = Testbed::create();
   ASSERT_TRUE(tb);
   TempDir dir;
