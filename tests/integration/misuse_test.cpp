@@ -221,47 +221,55 @@ TEST_F(Misuse, AStatusCallbackThatThrowsEndsNothing) {
 // thread running the callback: a join of itself, or memory freed under it.
 TEST_F(Misuse, DroppingTheProviderInItsOwnCallbackIsSafe) {
   const std::string nic = tb_->capture_if();
-  {
-    auto esp = std::make_unique<Esp>();
+  // What the callbacks touch lives as long as the callbacks (the provider holds them): when
+  // only the test's reference is left, the provider is gone, on whatever thread.
+  struct Shared {
     std::mutex m;
-    std::unique_ptr<Esp>* holder = &esp;
+    std::unique_ptr<Esp> esp;
+    std::unique_ptr<Rtc> rtc;
     std::atomic<bool> dropped{false};
-    auto status = [&](const UpdateEvent&) {
-      std::lock_guard lock(m);
-      if (*holder) {
-        holder->reset();  // the last owner, gone in the callback
-        dropped = true;
+  };
+  {
+    auto shared = std::make_shared<Shared>();
+    shared->esp = std::make_unique<Esp>();
+    auto status = [shared](const UpdateEvent&) {
+      std::lock_guard lock(shared->m);
+      if (shared->esp) {
+        shared->esp.reset();  // the last owner, gone in the callback
+        shared->dropped = true;
       }
     };
-    ASSERT_EQ(esp->connect(blob(), status), std::error_code());
-    std::string path;
     {
-      std::lock_guard lock(m);
-      ASSERT_EQ(esp->start(path), std::error_code());
+      std::lock_guard lock(shared->m);
+      ASSERT_EQ(shared->esp->connect(blob(), std::move(status)), std::error_code());
+      std::string path;
+      ASSERT_EQ(shared->esp->start(path), std::error_code());
     }
-    ASSERT_TRUE(eventually([&] { return dropped.load(); }));
-    // Destroyed on a thread of its own: the capture stopped, the program detached.
+    ASSERT_TRUE(eventually([&] { return shared->dropped.load(); }));
+    // Destroyed on a thread of its own: the capture stopped, the program detached, and the
+    // provider with its callbacks is gone.
     EXPECT_TRUE(eventually([&] { return attached_xdp_prog_id(nic) == 0; }));
+    EXPECT_TRUE(eventually([&] { return shared.use_count() == 1; }));
   }
   {
-    auto rtc = std::make_unique<Rtc>();
-    std::mutex m;
-    std::atomic<bool> dropped{false};
-    auto frames = [&](std::span<const Frame>) {
-      std::lock_guard lock(m);
-      if (rtc) {
-        rtc.reset();  // from a poller thread
-        dropped = true;
+    auto shared = std::make_shared<Shared>();
+    shared->rtc = std::make_unique<Rtc>();
+    auto frames = [shared](std::span<const Frame>) {
+      std::lock_guard lock(shared->m);
+      if (shared->rtc) {
+        shared->rtc.reset();  // from a poller thread
+        shared->dropped = true;
       }
     };
     {
-      std::lock_guard lock(m);
-      ASSERT_EQ(rtc->connect(blob(), nullptr, frames), std::error_code());
-      ASSERT_EQ(rtc->start(), std::error_code());
+      std::lock_guard lock(shared->m);
+      ASSERT_EQ(shared->rtc->connect(blob(), nullptr, std::move(frames)), std::error_code());
+      ASSERT_EQ(shared->rtc->start(), std::error_code());
     }
     send(100);
-    ASSERT_TRUE(eventually([&] { return dropped.load(); }));
+    ASSERT_TRUE(eventually([&] { return shared->dropped.load(); }));
     EXPECT_TRUE(eventually([&] { return attached_xdp_prog_id(nic) == 0; }));
+    EXPECT_TRUE(eventually([&] { return shared.use_count() == 1; }));
   }
 }
 
@@ -311,8 +319,9 @@ CHost* g_host = nullptr;
 
 DWORD release_in_status_callback(UPDATE_EVENT) {
   if (!g_host->tried.exchange(true)) {
-    g_host->release_result = static_cast<int>(g_host->esp->lpVtbl->Release(g_host->esp));
+    const int refs = static_cast<int>(g_host->esp->lpVtbl->Release(g_host->esp));
     g_host->error = XespLastErrorText();
+    g_host->release_result = refs;  // last: the test reads `error` once it sees this
   }
   return 0;
 }
