@@ -45,6 +45,35 @@ NPP:Location:Site=lab
 NPP:Remote:Address=127.0.0.1
 """
 
+FILE_TAGS = """\
+# the capture files' tags: rotation, rings, creation, compression, the disk-space guard
+NPP:Config:Interface=veth0
+NPP:Config:CaptureFile=/cap/x-%Y%m%d-%H%M%S.pcapng.zst
+NPP:Config:RotateBytes=64M
+NPP:Config:RotateSeconds=3600
+NPP:Config:RotateFiles=168
+NPP:Config:FileMode=0640
+NPP:Config:FileGroup=root
+NPP:Config:Overwrite=no
+NPP:Config:Compression=zstd
+NPP:Config:MinFreeBytes=20G
+"""
+
+BAD_FILE_TAGS = """\
+NPP:Config:Interface=veth0
+NPP:Config:CaptureFile=-
+NPP:Config:RotateBytes=100
+NPP:Config:RotateSeconds=-1
+NPP:Config:RotateFiles=3
+NPP:Config:FileMode=0999
+NPP:Config:FileGroup=no-such-group
+NPP:Config:Overwrite=perhaps
+NPP:Config:Compression=brotli
+NPP:Config:MinFreeBytes=lots
+NPP:Trigger:StopAfterFileSize=1M
+NPP:Trigger:StopAfterSeconds=1e10
+"""
+
 OTHER_VALUES = """\
 npp:config:interface = eth1\r
 NPP:Config:Queues=all
@@ -91,6 +120,8 @@ Other:Config:Interface=eth0
 
 BLOBS = {
     "seed-all-tags": ALL_TAGS,
+    "seed-file-tags": FILE_TAGS,
+    "seed-bad-file-tags": BAD_FILE_TAGS,
     "seed-other-values": OTHER_VALUES,
     "seed-bad-values": BAD_VALUES,
     "seed-minimal": "NPP:Config:Interface=veth0\n",
