@@ -9,7 +9,7 @@
 #                                           (give -w FILE, and -c/--duration or stop with Ctrl-C)
 #
 # Environment: FRAMES (default 100000), RATE frames/s (default 100000), QUEUES (default 1),
-# OUT (default /tmp/xesp-demo.pcapng).
+# OUT (default /tmp/xesp-demo.pcapng; replaced by each run, --overwrite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $EUID -ne 0 ]]; then
@@ -49,7 +49,7 @@ ip link set "$cap_if" up
 ip -n "$ns" link set "$gen_if" up
 echo "testbed: $cap_if (capture, root namespace) <-> $gen_if (generator, namespace $ns), $queues queue(s)"
 
-"$xesp" capture -v -i "$cap_if" -w "$out" -c "$frames" --duration 60 &
+"$xesp" capture -v -i "$cap_if" -w "$out" --overwrite -c "$frames" --duration 60 &
 xesp_pid=$!
 # Frames sent before the capture starts would pass uncaptured: wait until it runs.
 for _ in $(seq 100); do
