@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"DurationNotANumber", {"--duration", "soon"}, "--duration: 'soon' is not a number"},
         // A timer past the clock's range fired at once: a "forever" capture ended immediately.
         BadInput{"DurationBeyondTenYears", {"--duration", "1e10"},
-                 "--duration: StopAfterSeconds 10000000000 is more than ten years"},
+                 "--duration: StopAfterSeconds 1e+10 is more than ten years"},
         BadInput{"FrameCountAboveTheBound", {"--frame-count", "16777217"},
                  "--frame-count: frame count 16777217 is above 16777216"},
         BadInput{"OutputDirectoryMissing", {"-w", "{dir}/missing/x.pcapng"},

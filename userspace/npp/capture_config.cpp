@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <initializer_list>
 #include <set>
@@ -444,11 +445,14 @@ std::vector<ConfigProblem> validate(const CaptureConfig& c) {
   zero("StopAfterFileSize", t.stop_after_file_size && *t.stop_after_file_size == 0);
   zero("StopAfterSeconds", t.stop_after_seconds && !(*t.stop_after_seconds > 0));
   // A timer past the clock's range would fire at once: ten years is the most we take.
-  if (t.stop_after_seconds && *t.stop_after_seconds > kMaxStopAfterSeconds)
+  if (t.stop_after_seconds && *t.stop_after_seconds > kMaxStopAfterSeconds) {
+    // %g, not an integer conversion: the value may be far beyond any integer type.
+    char seconds[32];
+    std::snprintf(seconds, sizeof(seconds), "%g", *t.stop_after_seconds);
     add("Trigger", "StopAfterSeconds", nmerr::illegal_trigger,
-        "StopAfterSeconds " + std::to_string(static_cast<uint64_t>(*t.stop_after_seconds)) +
-            " is more than ten years (" + std::to_string(static_cast<uint64_t>(kMaxStopAfterSeconds)) +
-            " s)");
+        std::string("StopAfterSeconds ") + seconds + " is more than ten years (" +
+            std::to_string(static_cast<uint64_t>(kMaxStopAfterSeconds)) + " s)");
+  }
   zero("PauseAfterFrames", t.pause_after_frames && *t.pause_after_frames == 0);
   zero("PauseAfterBytes", t.pause_after_bytes && *t.pause_after_bytes == 0);
   return p;
