@@ -92,10 +92,27 @@ std::optional<std::string> set_keyword(E& field, const std::string& v,
   return "'" + v + "' is not " + list;
 }
 
+std::optional<std::string> set_bool(bool& field, const std::string& v) {
+  auto b = parse_bool(v);
+  if (!b) return "'" + v + "' is not yes or no";
+  field = *b;
+  return std::nullopt;
+}
+
+// A byte count into `field` (a plain uint64_t, or an optional trigger).
+template <typename Field>
+std::optional<std::string> set_bytes(Field& field, const std::string& v) {
+  auto n = parse_bytes(v);
+  if (!n) return "'" + v + "' is not a byte count (suffix k, M, G allowed)";
+  field = *n;
+  return std::nullopt;
+}
+
 std::optional<std::string> set_trigger_u64(std::optional<uint64_t>& field, const std::string& v,
                                            bool bytes) {
-  auto n = bytes ? parse_bytes(v) : parse_u64(v);
-  if (!n) return "'" + v + "' is not a " + (bytes ? "byte count (suffix k, M, G allowed)" : "count");
+  if (bytes) return set_bytes(field, v);
+  auto n = parse_u64(v);
+  if (!n) return "'" + v + "' is not a count";
   field = *n;
   return std::nullopt;
 }
@@ -158,12 +175,7 @@ const std::vector<TagDef>& tag_table() {
          return std::nullopt;
        }},
       {"Config", "Promiscuous",
-       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
-         auto b = parse_bool(v);
-         if (!b) return "'" + v + "' is not yes or no";
-         c.promiscuous = *b;
-         return std::nullopt;
-       }},
+       [](CaptureConfig& c, const std::string& v) { return set_bool(c.promiscuous, v); }},
       {"Config", "UpdateFreq",
        [](CaptureConfig& c, const std::string& v) {
          return set_u32(c.update_freq_ms, v, "number of milliseconds");
@@ -205,12 +217,7 @@ const std::vector<TagDef>& tag_table() {
          return std::nullopt;
        }},
       {"Config", "RotateBytes",
-       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
-         auto n = parse_bytes(v);
-         if (!n) return "'" + v + "' is not a byte count (suffix k, M, G allowed)";
-         c.rotation.max_bytes = *n;
-         return std::nullopt;
-       }},
+       [](CaptureConfig& c, const std::string& v) { return set_bytes(c.rotation.max_bytes, v); }},
       {"Config", "RotateSeconds",
        [](CaptureConfig& c, const std::string& v) {
          return set_u32(c.rotation.seconds, v, "number of seconds");
@@ -234,12 +241,7 @@ const std::vector<TagDef>& tag_table() {
          return std::nullopt;
        }},
       {"Config", "Overwrite",
-       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
-         auto b = parse_bool(v);
-         if (!b) return "'" + v + "' is not yes or no";
-         c.file_safety.overwrite = *b;
-         return std::nullopt;
-       }},
+       [](CaptureConfig& c, const std::string& v) { return set_bool(c.file_safety.overwrite, v); }},
       {"Config", "Compression",
        [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
          auto z = output::parse_compression(v);
@@ -248,12 +250,7 @@ const std::vector<TagDef>& tag_table() {
          return std::nullopt;
        }},
       {"Config", "MinFreeBytes",
-       [](CaptureConfig& c, const std::string& v) -> std::optional<std::string> {
-         auto n = parse_bytes(v);
-         if (!n) return "'" + v + "' is not a byte count (suffix k, M, G allowed)";
-         c.min_free_bytes = *n;
-         return std::nullopt;
-       }},
+       [](CaptureConfig& c, const std::string& v) { return set_bytes(c.min_free_bytes, v); }},
       {"Trigger", "StopAfterFrames",
        [](CaptureConfig& c, const std::string& v) {
          return set_trigger_u64(c.triggers.stop_after_frames, v, false);
