@@ -108,15 +108,15 @@ void CaptureOutput::wait_idle_locked(std::unique_lock<std::mutex>& lock) {
   idle_.wait(lock, [this] { return !rotating_; });
 }
 
+uint64_t CaptureOutput::period_end(uint64_t ns) const {
+  const uint32_t secs = config_.rotation.seconds;
+  return secs ? period_start(ns, secs) + uint64_t{secs} * 1'000'000'000ULL : UINT64_MAX;
+}
+
 Status CaptureOutput::open_file_locked(uint64_t first_timestamp_ns) {
   const uint64_t now = realtime_ns();
-  uint64_t period_begin = 0;
-  uint64_t period_end = UINT64_MAX;
-  if (config_.rotation.seconds) {
-    period_begin = period_start(first_timestamp_ns ? first_timestamp_ns : now,
-                                config_.rotation.seconds);
-    period_end = period_begin + uint64_t{config_.rotation.seconds} * 1'000'000'000ULL;
-  }
+  const uint64_t period_begin =
+      period_start(first_timestamp_ns ? first_timestamp_ns : now, config_.rotation.seconds);
   // A periodic file is named after its period (on the clock) unless it starts later within it
   // (the first file, or one after a forced cut).
   const uint64_t name_ns =
@@ -173,11 +173,9 @@ Status CaptureOutput::open_file_locked(uint64_t first_timestamp_ns) {
   f->reserved = f->writer.bytes_written() + closing_bytes_;
   f->frames_per_interface.assign(config_.interfaces.size(), 0);
   f->start_ns = now;
-  f->period_end_ns = period_end;
+  f->period_end_ns = period_end(first_timestamp_ns ? first_timestamp_ns : now);
   f->base = totals_now();
   current_ = std::move(f);
-  paths_.push_back(path);
-  last_path_ = path;
   if (on_file_) on_file_(path);
   return {};
 }
@@ -312,10 +310,7 @@ Status CaptureOutput::write(uint32_t interface_id, std::span<iovec> pieces, uint
         }
         if (later_period) {
           // Nothing in this file yet: it simply becomes the file of the later period.
-          const uint32_t secs = config_.rotation.seconds;
-          f->period_end_ns = secs ? period_start(first.first_timestamp_ns, secs) +
-                                        uint64_t{secs} * 1'000'000'000ULL
-                                  : UINT64_MAX;
+          f->period_end_ns = period_end(first.first_timestamp_ns);
           continue;
         }
         part = first;  // one block larger than a whole file: it goes alone into an empty one
@@ -396,13 +391,13 @@ Status CaptureOutput::write_comment(uint32_t interface_id, uint64_t timestamp_ns
   return st;
 }
 
-void CaptureOutput::remove_later_locked() {
+void CaptureOutput::remove_later_locked(bool here) {
   if (to_remove_.empty()) return;
   auto job = [dir = dir_, victims = std::move(to_remove_)] {
     for (const Closed& c : victims) (void)dir->remove(c.name, c.dev, c.ino);
   };
   to_remove_.clear();
-  if (config_.run_later) config_.run_later(std::move(job));
+  if (config_.run_later && !here) config_.run_later(std::move(job));
   else job();
 }
 
@@ -423,10 +418,9 @@ uint64_t CaptureOutput::tick(uint64_t now_ns) {
       now_ns >= current_->period_end_ns)
     (void)rotate_locked(lock);
   remove_later_locked();
-  const uint32_t secs = config_.rotation.seconds;
   if (current_ && current_->period_end_ns != UINT64_MAX) return current_->period_end_ns;
-  if (!secs) return 0;
-  return period_start(now_ns, secs) + uint64_t{secs} * 1'000'000'000ULL;
+  const uint64_t next = period_end(now_ns);
+  return next == UINT64_MAX ? 0 : next;
 }
 
 std::vector<WriteTally> CaptureOutput::frames_cut() const {
@@ -451,9 +445,7 @@ Status CaptureOutput::close(const std::vector<QueueTotals>& final_totals) {
     current_.reset();
   }
   // The ring is as it should be when the capture is over: what waits is deleted now.
-  auto run_later = std::exchange(config_.run_later, nullptr);
-  remove_later_locked();
-  config_.run_later = std::move(run_later);
+  remove_later_locked(/*here=*/true);
   if (failed_) return *failed_;
   return st;
 }
@@ -461,16 +453,6 @@ Status CaptureOutput::close(const std::vector<QueueTotals>& final_totals) {
 bool CaptureOutput::mapped() const {
   std::lock_guard lock(mutex_);
   return current_ && current_->writer.mapped();
-}
-
-std::string CaptureOutput::current_path() const {
-  std::lock_guard lock(mutex_);
-  return last_path_;
-}
-
-std::vector<std::string> CaptureOutput::paths() const {
-  std::lock_guard lock(mutex_);
-  return paths_;
 }
 
 }  // namespace xesp::output

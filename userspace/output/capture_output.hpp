@@ -114,8 +114,6 @@ class CaptureOutput {
 
   bool rotating() const noexcept { return config_.rotation.rotating(); }
   bool mapped() const;             // the current (or first) file is written through a mapping
-  std::string current_path() const;  // the file being written, or the last one
-  std::vector<std::string> paths() const;  // every file this capture opened, oldest first
   uint64_t header_size() const noexcept { return header_size_; }  // SHB + IDBs, untransformed
   const std::string& first_path() const noexcept { return first_path_; }
 
@@ -138,8 +136,11 @@ class CaptureOutput {
   Status ensure_room_locked(uint64_t bytes);
   void trim_ring_locked(std::size_t keep_closed);
   void wait_idle_locked(std::unique_lock<std::mutex>& lock);
-  // Hands the ring's files to delete to run_later (or deletes them here, without it).
-  void remove_later_locked();
+  // Hands the ring's files to delete to run_later (or deletes them here: without it, or when
+  // `here` asks for it).
+  void remove_later_locked(bool here = false);
+  // The end of the -G period that holds `ns`; UINT64_MAX without -G.
+  uint64_t period_end(uint64_t ns) const;
   Status fail_locked(Error e);
   std::vector<QueueTotals> totals_now() const;
 
@@ -163,10 +164,8 @@ class CaptureOutput {
   uint64_t next_name_floor_ns_ = 0;  // a name's time is at least this: capture start, last forced cut
   std::set<std::string> used_names_;
   std::deque<Closed> closed_files_;
-  std::vector<std::string> paths_;
   std::vector<WriteTally> cut_;  // frames_cut of closed files
   std::atomic<bool> forced_cut_{false};  // rotate() was asked: chunks must be walked from now
-  std::string last_path_;
 };
 
 // The start of the period of `seconds` that holds `ns`, aligned to the local wall clock (so -G
