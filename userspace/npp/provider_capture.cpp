@@ -154,7 +154,7 @@ std::error_code Provider::do_start(std::string* file_name) {
                                            std::move(on_file));
     if (!out) return fail(code_of(out.error()), out.error().message);
     cap->path = (*out)->first_path();
-    cap->file_io = (*out)->mapped() ? "map" : "write";
+    const char* file_io = (*out)->mapped() ? "map" : "write";
     // A size limit per file wants chunks well below it, so files end close to the limit.
     size_t flush_bytes = kSinkBufferBytes / 2;
     if (config_.rotation.max_bytes)
@@ -165,7 +165,7 @@ std::error_code Provider::do_start(std::string* file_name) {
         kSinkBufferBytes, flush_bytes, on_limit, on_error, std::move(transforms));
     {
       std::lock_guard lock(info_mutex_);
-      info_.file_io = cap->file_io;
+      info_.file_io = file_io;
     }
   } else {
     // The host's callback runs marked as ours: destroying the provider there is deferred.
@@ -315,7 +315,6 @@ void Provider::do_stop(Statistics* out, std::string* error) {
     Status closed = capture_->file_sink->finish(totals);
     if (!closed && error && error->empty()) *error = closed.error().message;
   }
-  if (error && !capture_->error.empty() && error->empty()) *error = capture_->error;
   last_statistics_ = st;
   if (out) *out = std::move(st);
   capture_.reset();

@@ -41,7 +41,6 @@ struct Provider::Connection {
 struct Provider::Capture {
   uint64_t generation = 0;  // Provider::generation_ at its Start
   std::string path;
-  std::string file_io;  // "write" or "map" (PcapngWriter::mapped); empty without a file
   std::unique_ptr<capture::PcapngSink> file_sink;
   std::unique_ptr<capture::CallbackSink> callback_sink;
   std::vector<std::unique_ptr<capture::QueuePoller>> pollers;
@@ -51,7 +50,6 @@ struct Provider::Capture {
   uint64_t start_realtime_ns = 0;
   uint64_t start_monotonic_ns = 0;
   bool pause_trigger_armed = false;
-  std::string error;  // a write error that stopped the capture
 
   capture::FrameSink& sink() {
     return file_sink ? static_cast<capture::FrameSink&>(*file_sink) : *callback_sink;

@@ -327,20 +327,20 @@ Result<PcapngWriter> PcapngWriter::adopt(UniqueFd fd, std::string output_name,
   state->transform = std::move(transform);
   struct stat st {};
   state->regular = ::fstat(state->fd.get(), &st) == 0 && S_ISREG(st.st_mode);
+  bool appending = false;
   if (state->regular) {
     const int flags = ::fcntl(state->fd.get(), F_GETFL);
     const off_t pos = ::lseek(state->fd.get(), 0, SEEK_CUR);
-    state->base_offset = flags >= 0 && (flags & O_APPEND) ? static_cast<uint64_t>(st.st_size)
-                         : pos > 0                        ? static_cast<uint64_t>(pos)
-                                                          : 0;
+    appending = flags >= 0 && (flags & O_APPEND);
+    state->base_offset = appending ? static_cast<uint64_t>(st.st_size)
+                         : pos > 0 ? static_cast<uint64_t>(pos)
+                                   : 0;
   }
   {
     ForkFence fence;
     // A file that held something before us (standard output opened `>>` or `<>` onto an old
     // capture) is appended to with writev: a mapping of it starts at offset 0.
-    const int flags = ::fcntl(state->fd.get(), F_GETFL);
-    const bool appending = state->base_offset != 0 || (flags >= 0 && (flags & O_APPEND));
-    if (!appending)
+    if (!appending && state->base_offset == 0)
       state->map = map_output(state->fd.get(), state->regular, io, &state->map_span);
     if (state->map) {
       auto guard = ForkGuard::mapping(state->map, state->map_span, state->output_name);
