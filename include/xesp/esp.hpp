@@ -110,6 +110,7 @@ class Esp {
 
   // Not one of IESP's ten: a rotating capture (NPP:Config:RotateBytes or RotateSeconds) closes
   // its current file now; the next frame opens a new one (what SIGHUP does to `xesp capture`).
+  // NMERR_INVALID_PARAMETER when the capture writes one file, NMERR_NOT_CAPTURING when none runs.
   std::error_code rotate_file();
 
   // The sentence behind the last error of this object (names the input and the OS reason).

@@ -270,6 +270,33 @@ TEST_P(CompressedCapture, TsharkReadsEveryFrameBack) {
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CompressedCapture, ::testing::Values("zst", "lz4", "gz"));
 
+// Rotation asked for in a --blob file rotates on SIGHUP too: the CLI asks the provider whether
+// the capture rotates instead of reading its own options.
+TEST_F(CaptureFiles, SighupRotatesACaptureTheBlobMadeRotating) {
+  const std::string blob = dir_.file("rotate.blob");
+  { std::ofstream(blob) << "NPP:Config:RotateBytes=1G\n"; }
+  const std::string out = dir_.file("out");
+  ASSERT_EQ(::mkdir(out.c_str(), 0700), 0);
+  auto cap = start_capture({"-i", tb_->capture_if(), "-w", out + "/b.pcapng", "--blob", blob});
+  ASSERT_TRUE(cap);
+  for (uint64_t batch = 0; batch < 2; ++batch) {
+    auto args = gen_args(true, 1);
+    args.insert(args.end(), {"--start-seq", std::to_string(batch * 500)});
+    ASSERT_EQ(tb_->send(500, 20'000, args).exit_code, 0);
+    std::this_thread::sleep_for(100ms);
+    if (batch == 0) cap->signal(SIGHUP);
+  }
+  ASSERT_TRUE(wait_for([&] { return files_in(out).size() == 2; }))
+      << "SIGHUP ended the capture or made no new file: " << cap->stderr_so_far();
+  cap->signal(SIGINT);
+  ProcessResult r = cap->wait(20s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  FileSet set = read_files(files_in(out));
+  ASSERT_EQ(set.files.size(), 2u);
+  EXPECT_EQ(set.files[0].packets.size(), 500u);
+  EXPECT_EQ(set.files[1].packets.size(), 500u);
+}
+
 TEST_F(CaptureFiles, CreatedPrivateOrWithTheModeAndGroupAsked) {
   group* daemon = ::getgrnam("daemon");
   ASSERT_NE(daemon, nullptr);

@@ -150,7 +150,7 @@ struct Session {
   uint64_t last_bytes = 0;
   std::chrono::steady_clock::time_point last_time = std::chrono::steady_clock::now();
   bool status_line_shown = false;
-  bool rotating = false;
+  bool started = false;  // Start succeeded: SIGHUP may rotate from now on
   bool announce_files = false;
   bool warned_other_queues = false;
   std::string first_file;
@@ -220,9 +220,10 @@ int run_capture(const CaptureOptions& o) {
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
-        if (signo == SIGHUP && s.rotating && !s.stopping) {
-          if (auto e = s.esp.rotate_file(); e && e != make_error_code(nmerr::not_capturing))
-            std::fprintf(stderr, "\nxesp: SIGHUP: %s\n", s.esp.last_error().c_str());
+        // Whether the capture rotates is the provider's to say (the options and --blob both
+        // set it): a capture of one file answers INVALID_PARAMETER, and SIGHUP ends it.
+        if (signo == SIGHUP && s.started && !s.stopping &&
+            s.esp.rotate_file() != make_error_code(nmerr::invalid_parameter)) {
           signals.async_wait(on_signal);
           return;
         }
@@ -292,7 +293,7 @@ int run_capture(const CaptureOptions& o) {
   }
   ConnectionInfo info = s.esp.connection_info();
   s.first_file = path;
-  s.rotating = !o.rotate_bytes.empty() || o.rotate_seconds.has_value();
+  s.started = true;
   s.announce_files = o.verbosity >= 1 || ::isatty(STDERR_FILENO);
   if (s.announce_files)
     std::fprintf(stderr, "xesp: capturing on %s (queues %s, XDP %s, AF_XDP %s%s) into %s (%s)\n",
