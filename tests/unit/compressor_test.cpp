@@ -25,6 +25,7 @@
 #include <pcap/pcap.h>
 #endif
 
+#include "support/tools.hpp"
 #include "output/block_compressor.hpp"
 #include "output/compression.hpp"
 #include "pcapng/epb_vector.hpp"
@@ -637,34 +638,9 @@ TEST(CompressionNamesTest, PathsGoByTheirLastExtensionInAnyCase) {
 // ---------------------------------------------------------------------------------------------
 // Capture files of units, read by the tools people open them with.
 
-std::optional<std::string> find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
-}
-
-struct CommandOutput {
-  int status = -1;
-  std::string out;
-};
-
-// Our arguments are temp paths without quotes or spaces.
-CommandOutput run_command(const std::string& cmd) {
-  CommandOutput r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 65536> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  r.status = ::pclose(pipe);
-  return r;
-}
+using test::CommandOutput;
+using test::find_on_path;
+using test::run_command;
 
 Bytes read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

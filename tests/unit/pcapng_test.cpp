@@ -26,6 +26,7 @@
 #include <pcap/pcap.h>
 #endif
 
+#include "support/tools.hpp"
 #include "pcapng/epb_buffer.hpp"
 #include "pcapng/epb_vector.hpp"
 #include "pcapng/pcapng_format.hpp"
@@ -1220,35 +1221,9 @@ TEST_F(PcapngReaderTest, RejectsABadSecondSectionHeader) {
 // ---------------------------------------------------------------------------------------------
 // Cross-checks with the tools people will open our files with.
 
-std::optional<std::string> find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
-}
-
-// Runs a shell command (our arguments are temp paths without quotes) and returns its stdout and
-// exit status.
-struct CommandOutput {
-  int status = -1;
-  std::string out;
-};
-
-CommandOutput run_command(const std::string& cmd) {
-  CommandOutput r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  r.status = ::pclose(pipe);
-  return r;
-}
+using test::CommandOutput;
+using test::find_on_path;
+using test::run_command;
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> parts;
