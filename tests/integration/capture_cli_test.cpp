@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pcapng/pcapng_reader.hpp"
+#include "support/scoped_tmpfs.hpp"
 #include "support/capture_run.hpp"
 #include "support/testbed.hpp"
 #include "test_frame.hpp"
@@ -150,14 +151,9 @@ class CaptureCliFullFs : public CaptureCli, public ::testing::WithParamInterface
 
 TEST_P(CaptureCliFullFs, EveryFrameAccountedAndTheFileReadable) {
   TempDir dir;
-  const std::string mnt = dir.file("small");
-  ASSERT_EQ(::mkdir(mnt.c_str(), 0700), 0);
-  if (::mount("xesp-test", mnt.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=2m") != 0)
-    GTEST_SKIP() << "mounting a 2 MiB tmpfs: " << std::strerror(errno);
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{mnt};
+  ScopedTmpfs small(dir.file("small"), "size=2m");
+  if (!small.ok()) GTEST_SKIP() << small.error();
+  const std::string& mnt = small.path();
   auto tb = Testbed::create({.queues = 4});
   ASSERT_TRUE(tb);
   const std::string file = mnt + "/full.pcapng";

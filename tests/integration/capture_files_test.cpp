@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/scoped_tmpfs.hpp"
 #include "support/capture_run.hpp"
 #include "support/testbed.hpp"
 
@@ -398,14 +399,9 @@ TEST_F(CaptureFiles, DropsToAnotherUserAndStillRotates) {
 // A small tmpfs of the test's own: the guard keeps the free space, by deleting the ring's
 // oldest files or, without a ring, by stopping with the reason.
 TEST_F(CaptureFiles, DiskGuardKeepsTheFreeSpace) {
-  const std::string mnt = dir_.file("small");
-  ASSERT_EQ(::mkdir(mnt.c_str(), 0700), 0);
-  if (::mount("xesp-test", mnt.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0700") != 0)
-    GTEST_SKIP() << "mounting a 4 MiB tmpfs: " << std::strerror(errno);
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{mnt};
+  ScopedTmpfs small(dir_.file("small"), "size=4m,mode=0700");
+  if (!small.ok()) GTEST_SKIP() << small.error();
+  const std::string& mnt = small.path();
   constexpr uint64_t kMinFree = 2u << 20;
 
   for (bool ring : {true, false}) {

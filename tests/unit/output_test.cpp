@@ -27,6 +27,7 @@
 #include "output/output_directory.hpp"
 #include "pcapng/epb_vector.hpp"
 #include "pcapng/pcapng_reader.hpp"
+#include "support/scoped_tmpfs.hpp"
 
 namespace xesp::output {
 namespace {
@@ -42,10 +43,7 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    if (!path_.empty()) {
-      ::umount2(path_.c_str(), MNT_DETACH);  // a tmpfs a test mounted here, if any
-      fs::remove_all(path_, ec);
-    }
+    if (!path_.empty()) fs::remove_all(path_, ec);
   }
   bool ok() const { return !path_.empty(); }
   const std::string& path() const { return path_; }
@@ -519,10 +517,10 @@ INSTANTIATE_TEST_SUITE_P(FileIo, CaptureOutputTest, ::testing::Values(FileIo::wr
 
 TEST(CaptureOutputDiskGuard, DeletesTheRingsOldestOrStops) {
   if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
-  TempDir dir;
-  ASSERT_TRUE(dir.ok());
-  ASSERT_EQ(::mount("tmpfs", dir.path().c_str(), "tmpfs", 0, "size=1m,mode=0700"), 0)
-      << std::strerror(errno);
+  TempDir under;
+  ASSERT_TRUE(under.ok());
+  test::ScopedTmpfs dir(under.file("small"), "size=1m,mode=0700");
+  ASSERT_TRUE(dir.ok()) << dir.error();
   for (bool ring : {true, false}) {
     SCOPED_TRACE(ring ? "ring" : "no ring");
     OutputConfig c;

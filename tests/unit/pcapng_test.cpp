@@ -26,6 +26,7 @@
 #include <pcap/pcap.h>
 #endif
 
+#include "support/scoped_tmpfs.hpp"
 #include "support/tools.hpp"
 #include "pcapng/epb_buffer.hpp"
 #include "pcapng/epb_vector.hpp"
@@ -829,27 +830,13 @@ TEST_F(MappedWriterTest, DestructorCutsTheGrowthAhead) {
 // A tmpfs of its own, 1 MiB, mounted for one test and unmounted after it, pass or fail.
 class SmallTmpfs {
  public:
-  SmallTmpfs() {
-    if (!dir_.ok()) {
-      why_ = "mkdtemp under /tmp failed";
-      return;
-    }
-    if (::mount("xesp-test", dir_.file("").c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") != 0)
-      why_ = std::string("mounting a 1 MiB tmpfs: ") + std::strerror(errno) +
-             " (needs CAP_SYS_ADMIN)";
-    else
-      mounted_ = true;
-  }
-  ~SmallTmpfs() {
-    if (mounted_) ::umount2(dir_.file("").c_str(), MNT_DETACH);
-  }
-  const std::string& why_not() const { return why_; }
-  std::string file(const std::string& name) const { return dir_.file(name); }
+  SmallTmpfs() : tmpfs_(dir_.file("small"), "size=1m") {}
+  const std::string& why_not() const { return tmpfs_.error(); }
+  std::string file(const std::string& name) const { return tmpfs_.file(name); }
 
  private:
-  TempDir dir_;
-  bool mounted_ = false;
-  std::string why_;
+  TempDir dir_;  // before tmpfs_: made first, removed after the unmount
+  test::ScopedTmpfs tmpfs_;
 };
 
 // A full tmpfs must be an error value naming the file (for a mapping: not SIGBUS), sticky, and
