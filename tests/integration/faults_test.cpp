@@ -47,17 +47,6 @@ class Faults : public ::testing::Test {
   void SetUp() override { XESP_REQUIRE_INTEGRATION(); }
 };
 
-// Waits until `xesp capture -v` says it captures (for children started without start_capture,
-// e.g. with a descriptor as standard output).
-bool capture_started(Subprocess& p) {
-  return wait_for(
-             [&] {
-               return p.stderr_so_far().find("capturing on") != std::string::npos || !p.running();
-             },
-             20s) &&
-         p.stderr_so_far().find("capturing on") != std::string::npos;
-}
-
 // The --json summary when it is on stderr (with -w -): the line that is a JSON object.
 nlohmann::json json_from_stderr(const std::string& err) {
   std::size_t start = 0;
@@ -546,7 +535,7 @@ TEST_F(Faults, AppendedStandardOutputOnAFullFileSystemKeepsTheOldContent) {
   ASSERT_GE(fd, 0) << std::strerror(errno);
   Subprocess cap({xesp_binary(), "capture", "-v", "-i", tb->capture_if(), "-w", "-", "--json"}, fd);
   ::close(fd);
-  ASSERT_TRUE(capture_started(cap)) << cap.stderr_so_far();
+  ASSERT_TRUE(wait_until_capturing(cap)) << cap.stderr_so_far();
   constexpr uint64_t kFrames = 20'000;  // ~16 MB of mixed frames for 1.75 MiB of room
   const uint64_t t_begin = now_ns();
   ProcessResult sent = tb->send(kFrames, 50'000, gen_args(/*mixed=*/true, 1));
@@ -588,7 +577,7 @@ TEST_F(Faults, AppendedStandardOutputIsNeverMappedOverTheOldContent) {
                   "map", "-c", "200", "--json"},
                  fd);
   ::close(fd);
-  ASSERT_TRUE(capture_started(cap)) << cap.stderr_so_far();
+  ASSERT_TRUE(wait_until_capturing(cap)) << cap.stderr_so_far();
   const uint64_t t_begin = now_ns();
   ASSERT_EQ(tb->send(200, 10'000, gen_args(/*mixed=*/true, 1)).exit_code, 0);
   const uint64_t t_end = now_ns();
@@ -623,7 +612,7 @@ TEST_F(Faults, NonBlockingPipeReadSlowlyLosesNothing) {
                   std::to_string(kFrames), "--json"},
                  ends[1]);
   ::close(ends[1]);  // the child's is the only write end: its exit is our end of file
-  ASSERT_TRUE(capture_started(cap)) << cap.stderr_so_far();
+  ASSERT_TRUE(wait_until_capturing(cap)) << cap.stderr_so_far();
 
   // 60-byte frames at 10,000/s: ~1 MB/s against 3.2 MB/s read, so the pause below (5,000
   // frames) fits in the RX ring of 8192 and no frame is dropped while the writer waits.

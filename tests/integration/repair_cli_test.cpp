@@ -20,6 +20,7 @@
 #include "pcapng/epb_buffer.hpp"
 #include "pcapng/pcapng_reader.hpp"
 #include "pcapng/pcapng_writer.hpp"
+#include "support/capture_run.hpp"
 #include "support/testbed.hpp"
 #include "test_frame.hpp"
 
@@ -27,8 +28,6 @@ namespace xesp::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr const char* kSrcMac = "02:00:00:00:00:01";
 
 std::vector<char> file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -66,29 +65,16 @@ TEST_F(RepairKilledCapture, CutsTheZerosAndKeepsEveryFrameWhole) {
   ASSERT_TRUE(tb);
   TempDir dir;
   const std::string file = dir.file("killed.pcapng");
-  Subprocess cap(
-      {xesp_binary(), "capture", "-v", "-i", tb->capture_if(), "-w", file, "--file-io", "map"});
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (cap.stderr_so_far().find("capturing on") == std::string::npos && cap.running() &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms);
-  ASSERT_NE(cap.stderr_so_far().find("capturing on"), std::string::npos) << cap.stderr_so_far();
+  auto cap = start_capture({"-i", tb->capture_if(), "-w", file, "--file-io", "map"});
+  ASSERT_TRUE(cap);
 
   // 2 s of mixed sizes over both queues; the kill lands in the middle, with frames in flight.
-  gen::FrameSpec spec;
-  spec.src_mac = *gen::parse_mac(kSrcMac);
-  spec.dst_mac = gen::kBroadcastMac;
-  spec.mixed_sizes = true;
-  spec.flows = 16;
+  const gen::FrameSpec spec = spec_for(/*mixed=*/true, 16);
   ProcessResult sent;
-  std::thread sender([&] {
-    sent = tb->send(100'000, 50'000,
-                    {"--size", "mixed", "--flows", "16", "--src-mac", kSrcMac, "--dst-mac",
-                     "ff:ff:ff:ff:ff:ff"});
-  });
+  std::thread sender([&] { sent = tb->send(100'000, 50'000, gen_args(/*mixed=*/true, 16)); });
   std::this_thread::sleep_for(1s);
-  cap.signal(SIGKILL);
-  ProcessResult killed = cap.wait(20s);
+  cap->signal(SIGKILL);
+  ProcessResult killed = cap->wait(20s);
   sender.join();
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
   ASSERT_EQ(killed.signal, SIGKILL);

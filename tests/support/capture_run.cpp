@@ -38,14 +38,20 @@ std::unique_ptr<Subprocess> start_capture(const std::vector<std::string>& args,
   std::vector<std::string> argv = {xesp_binary(), "capture", "-v"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto p = std::make_unique<Subprocess>(argv, stdout_path);
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (p->stderr_so_far().find("capturing on") != std::string::npos) return p;
-    if (!p->running()) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  if (wait_until_capturing(*p)) return p;
   ADD_FAILURE() << "xesp capture did not start: " << p->stderr_so_far();
   return nullptr;
+}
+
+bool wait_until_capturing(Subprocess& p) {
+  auto started = [&] { return p.stderr_so_far().find("capturing on") != std::string::npos; };
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (started()) return true;
+    if (!p.running()) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  return started();
 }
 
 // Waits for the process to end by itself (a count trigger); interrupts it after `patience`.

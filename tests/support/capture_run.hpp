@@ -32,6 +32,10 @@ std::vector<std::string> gen_args(bool mixed, uint32_t flows);
 std::unique_ptr<Subprocess> start_capture(const std::vector<std::string>& args,
                                           const std::string& stdout_path = {});
 
+// Waits (up to 20 s) until `xesp capture -v` says the capture runs; false if it never did (it
+// ended, or took too long).
+bool wait_until_capturing(Subprocess& p);
+
 // Waits for the process to end by itself (a count trigger); interrupts it after `patience`.
 ProcessResult finish(Subprocess& p, std::chrono::milliseconds patience);
 
