@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/event_log.hpp"
 #include "support/testbed.hpp"
 #include "xesp/esp.hpp"
 #include "xesp/iesp.h"
@@ -156,22 +157,14 @@ TEST_F(Misuse, ADeferredStopNeverStopsTheNextCapture) {
 
 // A C++ frames callback that throws used to end the process (std::terminate on the poller).
 TEST_F(Misuse, AFramesCallbackThatThrowsStopsTheCaptureWithTheReason) {
-  std::mutex m;
-  std::optional<UpdateEvent> stopped;
-  auto status = [&](const UpdateEvent& ev) {
-    std::lock_guard lock(m);
-    if (ev.action == kActionStopCapture) stopped = ev;
-  };
+  EventLog log;
   auto frames = [](std::span<const Frame>) { throw std::runtime_error("boom in the callback"); };
   Rtc rtc;
-  ASSERT_EQ(rtc.connect(blob(), status, frames), std::error_code()) << rtc.last_error();
+  ASSERT_EQ(rtc.connect(blob(), log.callback(), frames), std::error_code()) << rtc.last_error();
   ASSERT_EQ(rtc.start(), std::error_code());
   send(200);
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(m);
-    return stopped.has_value();
-  }));
-  std::lock_guard lock(m);
+  const auto stopped = log.wait([](const UpdateEvent& e) { return e.action == kActionStopCapture; });
+  ASSERT_TRUE(stopped);
   EXPECT_NE(stopped->error.find("the frames callback threw: boom in the callback"),
             std::string::npos)
       << stopped->error;
@@ -359,14 +352,9 @@ TEST_F(Misuse, CReleaseFromACallbackIsRefused) {
 // The NIC removed under a capture: the capture stops with the reason (a status event carrying
 // it), QueryStatus answers NMERR_DISCONNECTED, Start too, and Disconnect still works.
 TEST_F(Misuse, ANicRemovedStopsTheCaptureWithTheReason) {
-  std::mutex m;
-  std::optional<UpdateEvent> stopped;
-  auto status = [&](const UpdateEvent& ev) {
-    std::lock_guard lock(m);
-    if (ev.action == kActionStopCapture) stopped = ev;
-  };
+  EventLog log;
   Esp esp;
-  ASSERT_EQ(esp.connect(blob(), status), std::error_code()) << esp.last_error();
+  ASSERT_EQ(esp.connect(blob(), log.callback()), std::error_code()) << esp.last_error();
   std::string path;
   ASSERT_EQ(esp.start(path), std::error_code());
   send(300);
@@ -377,18 +365,14 @@ TEST_F(Misuse, ANicRemovedStopsTheCaptureWithTheReason) {
   }));
   const std::string nic = tb_->capture_if();
   ASSERT_EQ(run({"ip", "link", "del", nic}).exit_code, 0);
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(m);
-    return stopped.has_value();
-  }, 5s)) << "the removal was never noticed";
-  {
-    std::lock_guard lock(m);
-    EXPECT_NE(stopped->error.find("interface '" + nic + "' was removed during the capture"),
-              std::string::npos)
-        << stopped->error;
-    ASSERT_TRUE(stopped->statistics);
-    EXPECT_EQ(stopped->statistics->frames_captured, 300u);
-  }
+  const auto stopped =
+      log.wait([](const UpdateEvent& e) { return e.action == kActionStopCapture; }, 5s);
+  ASSERT_TRUE(stopped) << "the removal was never noticed";
+  EXPECT_NE(stopped->error.find("interface '" + nic + "' was removed during the capture"),
+            std::string::npos)
+      << stopped->error;
+  ASSERT_TRUE(stopped->statistics);
+  EXPECT_EQ(stopped->statistics->frames_captured, 300u);
   NetworkStatus ns;
   EXPECT_EQ(esp.query_status(ns), make_error_code(nmerr::disconnected));
   EXPECT_NE(esp.last_error().find("was removed"), std::string::npos) << esp.last_error();
@@ -419,15 +403,9 @@ TEST_F(Misuse, APipeClosedUnderALibraryHostIsAnError) {
   ASSERT_EQ(::sigaction(SIGPIPE, nullptr, &old), 0);
   ASSERT_EQ(old.sa_handler, SIG_DFL) << "the test needs SIGPIPE's default action (death)";
 
-  std::mutex m;
-  std::optional<UpdateEvent> stopped;
-  auto status = [&](const UpdateEvent& ev) {
-    std::lock_guard lock(m);
-    if (ev.action == kActionStopCapture) stopped = ev;
-  };
   Esp esp;
   // The headers go out at Start: that write already meets the closed pipe.
-  ASSERT_EQ(esp.connect(blob({{"Config:CaptureFile", "-"}}), status), std::error_code())
+  ASSERT_EQ(esp.connect(blob({{"Config:CaptureFile", "-"}})), std::error_code())
       << esp.last_error();
   std::string path;
   // Alive to see it: Start fails with the pipe's error.

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "pcapng/pcapng_reader.hpp"
+#include "support/event_log.hpp"
 #include "support/testbed.hpp"
 #include "test_frame.hpp"
 #include "xesp/esp.hpp"
@@ -22,50 +23,6 @@ namespace xesp::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Status callback events, collected from the provider's control thread.
-class EventLog {
- public:
-  StatusCallback callback() {
-    return [this](const UpdateEvent& ev) {
-      std::lock_guard lock(mutex_);
-      events_.push_back(ev);
-      cv_.notify_all();
-    };
-  }
-  // Waits for an event matching pred; returns it.
-  std::optional<UpdateEvent> wait(const std::function<bool(const UpdateEvent&)>& pred,
-                                  std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mutex_);
-    std::optional<UpdateEvent> found;
-    cv_.wait_for(lock, timeout, [&] {
-      for (const auto& e : events_)
-        if (pred(e)) {
-          found = e;
-          return true;
-        }
-      return false;
-    });
-    return found;
-  }
-  // Waits until a status update reports at least `frames` seen: the program has run on them.
-  bool wait_seen(uint64_t frames, std::chrono::milliseconds timeout = 10s) {
-    return wait([&](const UpdateEvent& e) {
-             return e.statistics && e.statistics->frames_seen >= frames;
-           }, timeout).has_value();
-  }
-  size_t count_triggers() {
-    std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const auto& e : events_) n += e.event == kEventTriggerBufferContent;
-    return n;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<UpdateEvent> events_;
-};
 
 class Provider : public ::testing::Test {
  protected:
